@@ -1,0 +1,73 @@
+"""`kapacitor-operator` command line: `run` (the operator) and `emulator` (a fake Kapacitor)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from kapacitor_operator import __version__
+from kapacitor_operator.config import add_arguments, apply_arguments, settings_from_env
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kapacitor-operator run", description="Run the operator against the current cluster."
+    )
+    parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="run without peering even when a peering name is set",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings = apply_arguments(settings_from_env(), args)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    import kopf  # imported late: `emulator` must not need a cluster library
+
+    from kapacitor_operator.main import build_registry
+
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    kopf.configure(
+        verbose=level <= logging.DEBUG,
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    logging.getLogger().setLevel(level)
+    registry = build_registry(settings)
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    kopf.run(
+        registry=registry,
+        standalone=args.standalone or not settings.peering,
+        peering_name=settings.peering or None,
+        clusterwide=settings.cluster_wide,
+        namespaces=list(settings.namespaces),
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `kapacitor-operator` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    usage = "usage: kapacitor-operator {run,emulator,version} [options]"
+    if not args or args[0] in {"-h", "--help"}:
+        print(usage)
+        print("  run        run the operator (see `run --help` for every setting)")
+        print("  emulator   run the Kapacitor emulator (see `emulator --help`)")
+        print("  version    print the version")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "run":
+        return _run(rest)
+    if command == "emulator":
+        from kapacitor_operator.emulator.server import main as emulator_main
+
+        return int(emulator_main(rest))
+    if command == "version":
+        print(__version__)
+        return 0
+    print(f"unknown command {command!r}\n{usage}", file=sys.stderr)
+    return 2

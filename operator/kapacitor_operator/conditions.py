@@ -1,0 +1,114 @@
+"""Condition types, reason constants and the pure `set_condition` helper.
+
+Reasons are CamelCase and shared by conditions and Events, so `kubectl describe` tells
+one story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from kapacitor_operator.models.status import Condition
+
+READY = "Ready"
+SYNCED = "Synced"
+STALLED = "Stalled"
+SUCCEEDED = "Succeeded"
+
+# --- KapacitorTask reasons -------------------------------------------------------------
+EXECUTING = "Executing"
+"""Enabled TICKscript task defined as declared and executing."""
+DISABLED = "Disabled"
+"""Task defined as declared and disabled/inactive, as the spec asks."""
+ACTIVE = "Active"
+"""Flux task defined as declared and active (scheduled)."""
+NOT_EXECUTING = "NotExecuting"
+"""Kapacitor holds the task but could not start it; its error is in the message."""
+SYNCED_OK = "Synced"
+"""The last reconcile reached Kapacitor and found or made it match."""
+REJECTED = "Rejected"
+"""Kapacitor refused the definition (4xx); fix the spec."""
+INVALID_SPEC = "InvalidSpec"
+"""The spec cannot be turned into a Kapacitor request."""
+SCRIPT_NOT_FOUND = "ScriptNotFound"
+"""The ConfigMap or key named by scriptFrom does not exist."""
+SECRET_NOT_FOUND = "SecretNotFound"
+"""The credentials or CA Secret does not exist or lacks the key."""
+UNAVAILABLE = "KapacitorUnavailable"
+"""Kapacitor could not be reached or answered 5xx; retrying with backoff."""
+UNAUTHORIZED = "Unauthorized"
+"""Kapacitor refused the credentials (401/403); retrying slowly."""
+CONFLICT = "Conflict"
+"""Another KapacitorTask already manages this Kapacitor task; nothing was changed."""
+DRIFT_REPAIRED = "DriftRepaired"
+"""Kapacitor's copy had been changed or deleted behind the operator's back; restored."""
+DELETED = "Deleted"
+"""Task removed from Kapacitor."""
+ORPHANED = "Orphaned"
+"""Resource deleted, task left in Kapacitor (deletionPolicy: Orphan)."""
+DUPLICATES = "DuplicateFluxTasks"
+"""Several Flux tasks carry the task's name; the oldest ID is used."""
+
+# --- TaskRun reasons ------------------------------------------------------------------
+PENDING = "Pending"
+"""Waiting to start the first attempt."""
+RUNNING = "Running"
+"""An attempt is running."""
+RETRYING = "Retrying"
+"""An attempt failed; the next one starts at status.nextRetryAt."""
+RUN_SUCCEEDED = "Succeeded"
+"""An attempt ended with success."""
+FAILED = "Failed"
+"""The last attempt failed and no retry is left."""
+TIMED_OUT = "TimedOut"
+"""The last attempt hit spec.timeout and no retry is left."""
+CANCELLED = "Cancelled"
+"""spec.cancel stopped the run."""
+CRASHED = "Crashed"
+"""The attempt's result was lost (operator restarted during it) and no retry is left."""
+TASK_NOT_FOUND = "TaskNotFound"
+"""The referenced KapacitorTask does not exist or has no Kapacitor task yet."""
+ATTEMPT_STARTED = "AttemptStarted"
+"""An attempt started (Event reason)."""
+ATTEMPT_FAILED = "AttemptFailed"
+"""An attempt failed (Event reason)."""
+
+Status = Literal["True", "False", "Unknown"]
+
+
+def set_condition(
+    conditions: Sequence[Condition] | None,
+    *,
+    type: str,
+    status: Status,
+    reason: str,
+    message: str,
+    now: str,
+    generation: int | None,
+) -> list[Condition]:
+    """Return conditions with `type` set; lastTransitionTime moves only when status flips."""
+    current = list(conditions or [])
+    old = next((c for c in current if c.type == type), None)
+    transition = old.lastTransitionTime if old is not None and old.status == status else now
+    new = Condition(
+        type=type,
+        status=status,
+        reason=reason,
+        message=message,
+        lastTransitionTime=transition,
+        observedGeneration=generation,
+    )
+    if old is None:
+        return [*current, new]
+    return [new if c.type == type else c for c in current]
+
+
+def remove_condition(conditions: Sequence[Condition] | None, type: str) -> list[Condition]:
+    """Return conditions without `type`."""
+    return [c for c in conditions or [] if c.type != type]
+
+
+def get_condition(conditions: Sequence[Condition] | None, type: str) -> Condition | None:
+    """The condition of `type`, if present."""
+    return next((c for c in conditions or [] if c.type == type), None)

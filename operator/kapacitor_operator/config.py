@@ -1,0 +1,136 @@
+"""One settings object for the operator, read from environment variables and CLI flags.
+
+Flags win over environment variables, which win over defaults. Every setting is listed
+in the README's configuration table and in the Helm chart's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+ENV = {
+    "kapacitor_url": "KAPACITOR_URL",
+    "kapacitor_username": "KAPACITOR_USERNAME",
+    "kapacitor_password": "KAPACITOR_PASSWORD",
+    "kapacitor_token": "KAPACITOR_TOKEN",
+    "kapacitor_ca_file": "KAPACITOR_CA_FILE",
+    "kapacitor_insecure_skip_verify": "KAPACITOR_INSECURE_SKIP_VERIFY",
+    "kapacitor_timeout": "KAPACITOR_TIMEOUT",
+    "namespaces": "OPERATOR_NAMESPACES",
+    "drift_interval": "OPERATOR_DRIFT_INTERVAL",
+    "run_poll_interval": "OPERATOR_RUN_POLL_INTERVAL",
+    "default_run_timeout": "OPERATOR_DEFAULT_RUN_TIMEOUT",
+    "log_format": "OPERATOR_LOG_FORMAT",
+    "log_level": "OPERATOR_LOG_LEVEL",
+    "health_port": "OPERATOR_HEALTH_PORT",
+    "metrics_port": "OPERATOR_METRICS_PORT",
+    "peering": "OPERATOR_PEERING",
+    "worker_limit": "OPERATOR_WORKER_LIMIT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator configuration. Secrets (password, token) never appear in repr or logs."""
+
+    kapacitor_url: str = "http://kapacitor:9092"
+    kapacitor_username: str = field(default="", repr=False)
+    kapacitor_password: str = field(default="", repr=False)
+    kapacitor_token: str = field(default="", repr=False)
+    kapacitor_ca_file: str = ""
+    kapacitor_insecure_skip_verify: bool = False
+    kapacitor_timeout: float = 10.0
+    namespaces: tuple[str, ...] = ()
+    drift_interval: float = 300.0
+    run_poll_interval: float = 60.0
+    default_run_timeout: float = 3600.0
+    log_format: str = "text"
+    log_level: str = "INFO"
+    health_port: int = 8080
+    metrics_port: int = 9090
+    peering: str = ""
+    worker_limit: int = 0
+
+    @property
+    def cluster_wide(self) -> bool:
+        return not self.namespaces
+
+
+def _convert(name: str, raw: str) -> Any:
+    default = Settings.__dataclass_fields__[name].default
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from environment variables (see ENV), defaults elsewhere.
+
+    Raises:
+        ValueError: a variable does not parse.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, var in ENV.items():
+        if var in env and env[var] != "":
+            try:
+                values[name] = _convert(name, env[var])
+            except ValueError as exc:
+                raise ValueError(f"{var}: {exc}") from exc
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting (`--kapacitor-url`, `--drift-interval`, ...)."""
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"(env {ENV[f.name]})"
+        if isinstance(f.default, bool):
+            parser.add_argument(
+                flag, dest=f.name, default=None, action="store_true", help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, help=help_text)
+
+
+def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Overlay parsed CLI flags on settings.
+
+    Raises:
+        ValueError: a flag does not parse or a value is out of range.
+    """
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = getattr(args, f.name, None)
+        if raw is None:
+            continue
+        values[f.name] = raw if isinstance(raw, bool) else _convert(f.name, str(raw))
+    result = replace(settings, **values)
+    validate(result)
+    return result
+
+
+def validate(settings: Settings) -> None:
+    """Raises:
+    ValueError: a setting is out of range.
+    """
+    if settings.log_format not in {"text", "json"}:
+        raise ValueError("log format must be text or json")
+    if settings.drift_interval < 1:
+        raise ValueError("drift interval must be at least 1 second")
+    if settings.run_poll_interval < 1:
+        raise ValueError("run poll interval must be at least 1 second")
+    if settings.kapacitor_password and not settings.kapacitor_username:
+        raise ValueError("KAPACITOR_PASSWORD needs KAPACITOR_USERNAME")

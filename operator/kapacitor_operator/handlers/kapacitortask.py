@@ -1,0 +1,258 @@
+"""kopf handlers for KapacitorTask: parse, resolve references, delegate, write status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from kapacitor_operator import GROUP, VERSION, metrics
+from kapacitor_operator import conditions as c
+from kapacitor_operator.config import Settings
+from kapacitor_operator.handlers.common import (
+    apply_status,
+    backoff_delay,
+    emit,
+    raise_for_kopf,
+    status_dict,
+    utcnow,
+)
+from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.kapacitor.errors import KapacitorError
+from kapacitor_operator.kapacitor.pool import ClientPool
+from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
+from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
+from kapacitor_operator.reconcile.connection import (
+    MissingReference,
+    connection_url,
+    resolve_connection,
+)
+from kapacitor_operator.reconcile.desired import DesiredStateError, build_desired, default_task_id
+from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
+from kapacitor_operator.reconcile.task_delete import delete_from_kapacitor
+from kapacitor_operator.reconcile.task_status import status_failed
+from kapacitor_operator.reconcile.task_sync import failure_outcome, sync_task
+
+PLURAL = "kapacitortasks"
+REFERENCE_RETRY = 60.0
+
+
+@dataclass
+class Runtime:
+    """What handlers share, kept in kopf's memo."""
+
+    settings: Settings
+    pool: ClientPool
+    kube: KubeAPI
+    locks: dict[str, asyncio.Lock]
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
+
+
+def claim_key(
+    spec: Mapping[str, Any], namespace: str, name: str, settings: Settings
+) -> tuple[str, str, str]:
+    """(server URL, API, task identity): two resources with one key claim one task."""
+    url = ((spec.get("kapacitor") or {}).get("url") or settings.kapacitor_url).rstrip("/")
+    api = "flux" if spec.get("type") == "flux" else "tick"
+    return url, api, str(spec.get("taskID") or default_task_id(namespace, name))
+
+
+def claim_holder(claims: Any, key: tuple[str, str, str]) -> tuple[str, str, str] | None:
+    """The oldest claimant (creationTimestamp, namespace, name) of a task, if any."""
+    holders = list(claims.get(key, []))
+    return min(holders) if holders else None
+
+
+def invalid_outcome(
+    task: KapacitorTask,
+    reason: str,
+    message: str,
+    *,
+    now: str,
+    retry: RetryKind,
+    delay: float | None = None,
+) -> Outcome[KapacitorTaskStatus]:
+    status = status_failed(
+        task, reason=reason, message=message, now=now, stalled=retry == "permanent"
+    )
+    return Outcome(
+        status=status,
+        events=[EventNote("Warning", reason, message)],
+        retry=retry,
+        delay=delay,
+        message=message,
+    )
+
+
+async def reconcile(
+    task: KapacitorTask, runtime: Runtime, claims: Any
+) -> Outcome[KapacitorTaskStatus]:
+    """Everything between a parsed resource and the outcome, without kopf objects."""
+    now = utcnow()
+    key = claim_key(
+        task.spec.model_dump(by_alias=True), task.namespace, task.name, runtime.settings
+    )
+    holder = claim_holder(claims, key)
+    if holder is not None and (holder[1], holder[2]) != (task.namespace, task.name):
+        message = (
+            f"Kapacitor task {key[2]} on {key[0]} is already managed by KapacitorTask "
+            f"{holder[1]}/{holder[2]}; this resource changes nothing."
+        )
+        return invalid_outcome(task, c.CONFLICT, message, now=now, retry="permanent")
+    try:
+        connection = await resolve_connection(
+            task.spec.kapacitor, task.namespace, runtime.settings, runtime.kube
+        )
+        script = None
+        ref = task.spec.scriptFrom
+        if ref is not None:
+            cm = ref.configMapKeyRef
+            script = await runtime.kube.configmap_key(task.namespace, cm.name, cm.key)
+            if script is None:
+                message = f"ConfigMap key {task.namespace}/{cm.name}[{cm.key}] not found."
+                return invalid_outcome(
+                    task,
+                    c.SCRIPT_NOT_FOUND,
+                    message,
+                    now=now,
+                    retry="temporary",
+                    delay=REFERENCE_RETRY,
+                )
+        desired = build_desired(task.spec, namespace=task.namespace, name=task.name, script=script)
+    except MissingReference as exc:
+        return invalid_outcome(
+            task, c.SECRET_NOT_FOUND, f"{exc}.", now=now, retry="temporary", delay=REFERENCE_RETRY
+        )
+    except DesiredStateError as exc:
+        return invalid_outcome(task, c.INVALID_SPEC, str(exc), now=now, retry="permanent")
+    except ApiException as exc:
+        return invalid_outcome(
+            task, c.UNAVAILABLE, f"Kubernetes API error: {exc.reason}", now=now, retry="temporary"
+        )
+    client = runtime.pool.get(connection)
+    return await sync_task(task, desired, client, now=now)
+
+
+def _record(outcome: Outcome[KapacitorTaskStatus], task_type: str) -> None:
+    result = {"none": "ok", "temporary": "temporary_error", "permanent": "permanent_error"}
+    metrics.RECONCILES.labels("KapacitorTask", result[outcome.retry]).inc()
+    if outcome.writes:
+        metrics.KAPACITOR_WRITES.labels("KapacitorTask").inc(outcome.writes)
+    for note in outcome.events:
+        if note.reason == c.DRIFT_REPAIRED:
+            metrics.DRIFT_REPAIRS.labels(task_type).inc()
+
+
+async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, claims: Any) -> None:
+    runtime: Runtime = memo.runtime
+    try:
+        task = parse_kapacitortask(body)
+    except ValidationError as exc:
+        # Admission should have caught this; say what is wrong without looping.
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        patch.status["conditions"] = [
+            cond.model_dump(mode="json")
+            for cond in c.set_condition(
+                None,
+                type=c.READY,
+                status="False",
+                reason=c.INVALID_SPEC,
+                message=message,
+                now=utcnow(),
+                generation=body.get("metadata", {}).get("generation"),
+            )
+        ]
+        kopf.warn(body, reason=c.INVALID_SPEC, message=message[:1024])
+        raise kopf.PermanentError(message) from exc
+    async with runtime.lock(task.uid):
+        outcome = await reconcile(task, runtime, claims)
+    _record(outcome, task.spec.type)
+    apply_status(patch, body, status_dict(outcome.status), volatile=("lastSyncedAt",))
+    emit(body, outcome.events)
+    raise_for_kopf(outcome, retry)
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+    """Register the KapacitorTask handlers."""
+
+    @kopf.index(GROUP, VERSION, PLURAL, registry=registry)
+    def kapacitortask_claims(
+        *, spec: kopf.Spec, meta: kopf.Meta, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str, str], tuple[str, str, str]]:
+        key = claim_key(spec, namespace or "", name, settings)
+        return {key: (str(meta.get("creationTimestamp", "")), namespace or "", name)}
+
+    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
+    async def kapacitortask_sync(
+        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
+    ) -> None:
+        await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL,
+        interval=settings.drift_interval,
+        initial_delay=settings.drift_interval,
+        registry=registry,
+    )
+    async def kapacitortask_drift(
+        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
+    ) -> None:
+        await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    async def kapacitortask_delete(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        runtime: Runtime = memo.runtime
+        retry: int = kwargs.get("retry", 0)
+        try:
+            task = parse_kapacitortask(body)
+        except ValidationError:
+            kopf.warn(
+                body,
+                reason=c.INVALID_SPEC,
+                message="Spec unreadable; nothing deleted from Kapacitor.",
+            )
+            return
+        key = claim_key(task.spec.model_dump(by_alias=True), task.namespace, task.name, settings)
+        holder = claim_holder(kwargs["kapacitortask_claims"], key)
+        if holder is not None and (holder[1], holder[2]) != (task.namespace, task.name):
+            return  # another resource manages this Kapacitor task: leave it alone
+        try:
+            async with runtime.lock(task.uid):
+                connection = await resolve_connection(
+                    task.spec.kapacitor, task.namespace, settings, runtime.kube
+                )
+                result = await delete_from_kapacitor(task, runtime.pool.get(connection))
+        except MissingReference as exc:
+            message = (
+                f"{exc}; cannot delete from Kapacitor. Restore it, or set "
+                "spec.deletionPolicy: Orphan to let the resource go."
+            )
+            kopf.warn(body, reason=c.SECRET_NOT_FOUND, message=message)
+            raise kopf.TemporaryError(message, delay=REFERENCE_RETRY) from exc
+        except KapacitorError as exc:
+            outcome = failure_outcome(
+                task,
+                exc,
+                now=utcnow(),
+                url=connection_url(task.spec.kapacitor, settings),
+                desired_hash=None,
+            )
+            emit(body, outcome.events)
+            raise kopf.TemporaryError(
+                outcome.message, delay=outcome.delay or backoff_delay(retry)
+            ) from exc
+        runtime.locks.pop(task.uid, None)
+        if result.deleted:
+            metrics.KAPACITOR_WRITES.labels("KapacitorTask").inc(len(result.deleted))
+        emit(body, [result.event])

@@ -1,0 +1,103 @@
+"""One KapacitorClient per distinct server + credentials, shared by all handlers."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from dataclasses import dataclass, field
+
+import httpx
+
+from kapacitor_operator.kapacitor.client import (
+    BearerAuth,
+    KapacitorClient,
+    Observer,
+    default_timeout,
+)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to reach one Kapacitor server. Secrets are excluded from repr."""
+
+    url: str
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    ca_pem: str = field(default="", repr=False)
+    ca_file: str = ""
+    insecure_skip_verify: bool = False
+
+    @property
+    def normalized_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def fingerprint(self) -> str:
+        """Stable key of everything that makes a distinct client (hashes the secrets)."""
+        parts = [
+            self.normalized_url,
+            self.username,
+            self.password,
+            self.token,
+            self.ca_pem,
+            self.ca_file,
+            str(self.insecure_skip_verify),
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def verify(self) -> ssl.SSLContext | bool:
+        if self.insecure_skip_verify:
+            return False
+        if self.ca_pem or self.ca_file:
+            context = ssl.create_default_context(
+                cafile=self.ca_file or None, cadata=self.ca_pem or None
+            )
+            return context
+        return True
+
+    def auth(self) -> httpx.Auth | None:
+        if self.token:
+            return BearerAuth(self.token)
+        if self.username:
+            return httpx.BasicAuth(self.username, self.password)
+        return None
+
+
+class ClientPool:
+    """Creates clients lazily, keeps them for the operator's lifetime, closes them at exit."""
+
+    def __init__(
+        self,
+        *,
+        observer: Observer | None = None,
+        read_timeout: float = 10.0,
+        max_connections: int = 50,
+    ) -> None:
+        self._clients: dict[str, KapacitorClient] = {}
+        self._observer = observer
+        self._read_timeout = read_timeout
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+
+    def get(self, connection: Connection) -> KapacitorClient:
+        """The client for this connection, created on first use."""
+        key = connection.fingerprint()
+        client = self._clients.get(key)
+        if client is None:
+            http = httpx.AsyncClient(
+                base_url=connection.normalized_url,
+                auth=connection.auth(),
+                verify=connection.verify(),
+                timeout=default_timeout(self._read_timeout),
+                limits=self._limits,
+                headers={"User-Agent": "kapacitor-operator"},
+            )
+            client = KapacitorClient(http, observer=self._observer)
+            self._clients[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

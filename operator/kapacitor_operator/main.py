@@ -1,0 +1,63 @@
+"""kopf registrations, startup and cleanup: the operator process itself."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kapacitor_operator import GROUP, metrics
+from kapacitor_operator.config import Settings
+from kapacitor_operator.handlers import kapacitortask, taskrun
+from kapacitor_operator.handlers.kapacitortask import Runtime
+from kapacitor_operator.k8s.api import KubeAPI, load_kube_config
+from kapacitor_operator.kapacitor.pool import ClientPool
+
+log = logging.getLogger("kapacitor_operator")
+
+
+def build_registry(settings: Settings) -> kopf.OperatorRegistry:
+    """A kopf registry with every handler of the operator."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure_kopf(settings, operator_settings)
+        memo.runtime = Runtime(
+            settings=operator_settings,
+            pool=ClientPool(
+                observer=metrics.observe_kapacitor_request,
+                read_timeout=operator_settings.kapacitor_timeout,
+            ),
+            kube=KubeAPI(load_kube_config()),
+            locks={},
+        )
+        metrics.serve(operator_settings.metrics_port)
+        log.info("kapacitor-operator started: %r", operator_settings)
+
+    @kopf.on.cleanup(registry=registry)
+    async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime | None = getattr(memo, "runtime", None)
+        if runtime is not None:
+            await runtime.pool.aclose()
+
+    operator_settings = settings
+    kapacitortask.register(registry, settings)
+    taskrun.register(registry, settings)
+    return registry
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
+    """Our own finalizer and annotation prefix; quiet kopf's own Events."""
+    kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    kopf_settings.posting.level = logging.WARNING
+    kopf_settings.watching.server_timeout = 300
+    kopf_settings.watching.client_timeout = 330
+    kopf_settings.networking.request_timeout = 30
+    if settings.worker_limit:
+        kopf_settings.batching.worker_limit = settings.worker_limit

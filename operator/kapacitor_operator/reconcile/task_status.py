@@ -1,0 +1,148 @@
+"""KapacitorTask status: Kapacitor's view copied in, plus Ready / Synced / Stalled conditions."""
+
+from __future__ import annotations
+
+from kapacitor_operator import conditions as c
+from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
+from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
+from kapacitor_operator.models.resources import KapacitorTask
+from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
+
+
+def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
+    return prev.model_copy(deep=True)
+
+
+def status_in_sync(
+    task: KapacitorTask,
+    desired: DesiredTick | DesiredFlux,
+    server: TickTask | FluxTask,
+    *,
+    url: str,
+    now: str,
+    server_hash: str | None,
+) -> KapacitorTaskStatus:
+    """Status after Kapacitor was found or made to match the spec."""
+    st = _copy(task.status)
+    gen = task.generation
+    st.observedGeneration = gen
+    st.kapacitorURL = url
+    st.lastSyncedAt = now
+    st.definitionHash = desired.definition_hash
+    st.serverHash = server_hash
+    st.status = server.status
+    if isinstance(server, TickTask):
+        st.taskID = server.id
+        st.executing = server.executing
+        st.error = server.error or None
+        st.created = server.created or None
+        st.modified = server.modified or None
+        st.lastEnabled = server.last_enabled or None
+        ready, reason, message = _tick_readiness(server, desired)
+    else:
+        st.taskID = server.id
+        st.taskName = server.name
+        st.lastRunStatus = server.last_run_status or None
+        st.lastRunError = server.last_run_error or None
+        st.latestCompleted = server.latest_completed or None
+        st.created = server.created_at or None
+        st.modified = server.updated_at or None
+        if server.active:
+            ready, reason, message = True, c.ACTIVE, "Flux task is active and scheduled."
+        else:
+            ready, reason, message = True, c.DISABLED, "Flux task is inactive, as declared."
+    conds = c.set_condition(
+        st.conditions,
+        type=c.READY,
+        status="True" if ready else "False",
+        reason=reason,
+        message=message,
+        now=now,
+        generation=gen,
+    )
+    conds = c.set_condition(
+        conds,
+        type=c.SYNCED,
+        status="True",
+        reason=c.SYNCED_OK,
+        message=f"Kapacitor at {url} matches the spec.",
+        now=now,
+        generation=gen,
+    )
+    st.conditions = c.remove_condition(conds, c.STALLED)
+    return st
+
+
+def _tick_readiness(server: TickTask, desired: DesiredTick | DesiredFlux) -> tuple[bool, str, str]:
+    if not desired.enabled:
+        return True, c.DISABLED, "Task is defined and disabled, as declared."
+    if server.executing:
+        return True, c.EXECUTING, "Task is defined and executing."
+    detail = server.error or "Kapacitor reports the task as enabled but not executing."
+    return False, c.NOT_EXECUTING, detail
+
+
+def status_failed(
+    task: KapacitorTask,
+    *,
+    reason: str,
+    message: str,
+    now: str,
+    stalled: bool,
+    url: str | None = None,
+    desired_hash: str | None = None,
+) -> KapacitorTaskStatus:
+    """Status after a reconcile that could not make Kapacitor match.
+
+    Ready stays True when it described this very generation and definition (Kapacitor
+    still holds what was declared; we only failed to re-check); otherwise it becomes
+    Unknown for transient failures and False for permanent ones.
+    """
+    st = _copy(task.status)
+    gen = task.generation
+    st.observedGeneration = gen
+    if url is not None:
+        st.kapacitorURL = url
+    ready = c.get_condition(st.conditions, c.READY)
+    still_ready = (
+        ready is not None
+        and ready.status == "True"
+        and ready.observedGeneration == gen
+        and desired_hash is not None
+        and desired_hash == st.definitionHash
+        and not stalled
+    )
+    conds = st.conditions or []
+    if not still_ready:
+        conds = c.set_condition(
+            conds,
+            type=c.READY,
+            status="False" if stalled else "Unknown",
+            reason=reason,
+            message=message,
+            now=now,
+            generation=gen,
+        )
+    conds = c.set_condition(
+        conds,
+        type=c.SYNCED,
+        status="False",
+        reason=reason,
+        message=message,
+        now=now,
+        generation=gen,
+    )
+    if stalled:
+        conds = c.set_condition(
+            conds,
+            type=c.STALLED,
+            status="True",
+            reason=reason,
+            message=message,
+            now=now,
+            generation=gen,
+        )
+    else:
+        conds = c.remove_condition(conds, c.STALLED)
+    st.conditions = conds
+    return st

@@ -1,0 +1,156 @@
+"""sync_task decisions: create, no-op, update with restart, drift, errors (fake Kapacitor)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from kapacitor_operator import conditions as c
+from kapacitor_operator.kapacitor.client import KapacitorClient
+from kapacitor_operator.kapacitor.errors import (
+    KapacitorAuthError,
+    KapacitorRejected,
+    KapacitorUnavailable,
+)
+from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
+from kapacitor_operator.reconcile.desired import build_desired
+from kapacitor_operator.reconcile.outcome import Outcome
+from kapacitor_operator.reconcile.task_sync import sync_task
+from tests.unit.fakes import FakeKapacitor
+
+SCRIPT = "stream|from().measurement('cpu')"
+
+
+def make_task(spec: dict[str, Any], status: dict[str, Any] | None = None,
+              generation: int = 1) -> KapacitorTask:
+    return parse_kapacitortask({
+        "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": generation},
+        "spec": spec, "status": status or {},
+    })
+
+
+async def sync(fake: FakeKapacitor, task: KapacitorTask) -> Outcome[Any]:
+    desired = build_desired(task.spec, namespace=task.namespace, name=task.name)
+    return await sync_task(task, desired, cast(KapacitorClient, fake), now="2026-01-01T00:00:00Z")
+
+
+def tick_spec(**over: Any) -> dict[str, Any]:
+    return {"type": "stream", "script": SCRIPT, "dbrps": [{"db": "db", "rp": "rp"}], **over}
+
+
+def ready(outcome: Outcome[Any]) -> tuple[str, str]:
+    cond = c.get_condition(outcome.status.conditions, c.READY)
+    assert cond is not None
+    return cond.status, cond.reason
+
+
+async def test_create_then_resync_is_read_only() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    assert fake.writes == [("create_task", "ns.t")]
+    assert ready(first) == ("True", c.EXECUTING)
+    assert first.status.taskID == "ns.t"
+    fake.calls.clear()
+    second = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert fake.writes == []
+    assert second.writes == 0
+
+
+async def test_script_change_on_enabled_task_restarts_it() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.calls.clear()
+    await sync(fake, make_task(tick_spec(script=SCRIPT + "|log()"), first.status.dump(), 2))
+    assert [w[1] for w in fake.writes] == ["ns.t:script", "ns.t:status", "ns.t:status"]
+
+
+async def test_disable_is_one_status_patch() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.calls.clear()
+    out = await sync(fake, make_task(tick_spec(enabled=False), first.status.dump(), 2))
+    assert [w[1] for w in fake.writes] == ["ns.t:status"]
+    assert ready(out) == ("True", c.DISABLED)
+
+
+async def test_task_deleted_behind_our_back_is_recreated_with_event() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.ticks.clear()
+    out = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert ("create_task", "ns.t") in fake.writes
+    assert [e.reason for e in out.events] == [c.DRIFT_REPAIRED]
+
+
+async def test_script_edited_behind_our_back_is_restored() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.ticks["ns.t"]["script"] = "stream|from().measurement('mem')"
+    out = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert fake.ticks["ns.t"]["script"] == SCRIPT
+    assert c.DRIFT_REPAIRED in [e.reason for e in out.events]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "retry", "stalled"),
+    [
+        (KapacitorRejected("invalid TICKscript: bad", status=400), c.REJECTED, "permanent", True),
+        (KapacitorUnavailable("down"), c.UNAVAILABLE, "temporary", False),
+        (KapacitorAuthError("authorization failed", status=401), c.UNAUTHORIZED, "temporary",
+         False),
+    ],
+)
+async def test_errors_become_conditions(error: Exception, reason: str, retry: str,
+                                        stalled: bool) -> None:
+    fake = FakeKapacitor()
+    fake.fail_with = error  # type: ignore[assignment]
+    out = await sync(fake, make_task(tick_spec()))
+    assert out.retry == retry
+    synced = c.get_condition(out.status.conditions, c.SYNCED)
+    assert synced is not None and (synced.status, synced.reason) == ("False", reason)
+    assert (c.get_condition(out.status.conditions, c.STALLED) is not None) == stalled
+    assert out.events[0].reason == reason
+
+
+async def test_unavailable_keeps_ready_true_for_same_generation() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.fail_with = KapacitorUnavailable("connection refused")
+    out = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert ready(out) == ("True", c.EXECUTING)
+    synced = c.get_condition(out.status.conditions, c.SYNCED)
+    assert synced is not None and synced.status == "False"
+
+
+FLUX = {"type": "flux", "flux": 'from(bucket: "b") |> range(start: -1m)', "every": "1m"}
+
+
+async def test_flux_create_records_id_and_resync_reads_only_despite_reformat() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(FLUX))
+    assert first.status.taskID is not None and first.status.taskName == "ns.t"
+    # Change something so Kapacitor rewrites the script, then resync twice.
+    second = await sync(fake, make_task({**FLUX, "every": "5m"}, first.status.dump(), 2))
+    assert fake.fluxes[second.status.taskID]["flux"].startswith("// reformatted")
+    fake.calls.clear()
+    third = await sync(fake, make_task({**FLUX, "every": "5m"}, second.status.dump(), 2))
+    assert fake.writes == []
+    assert third.status.serverHash == second.status.serverHash
+
+
+async def test_flux_found_by_name_after_crash_is_not_duplicated() -> None:
+    fake = FakeKapacitor()
+    await sync(fake, make_task(FLUX))  # created, but pretend status was never written
+    out = await sync(fake, make_task(FLUX))
+    assert len(fake.fluxes) == 1
+    assert out.status.taskID in fake.fluxes
+
+
+async def test_flux_changed_behind_our_back_is_restored() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(FLUX))
+    fake.fluxes[first.status.taskID]["flux"] = "hacked"
+    out = await sync(fake, make_task(FLUX, first.status.dump()))
+    assert "from(bucket" in fake.fluxes[out.status.taskID]["flux"]
+    assert c.DRIFT_REPAIRED in [e.reason for e in out.events]
