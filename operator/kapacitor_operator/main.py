@@ -10,7 +10,7 @@ import kopf
 from kapacitor_operator import GROUP, metrics
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers import kapacitortask, taskrun
-from kapacitor_operator.handlers.kapacitortask import Runtime
+from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.api import KubeAPI, load_kube_config
 from kapacitor_operator.kapacitor.pool import ClientPool
 
@@ -31,7 +31,6 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
                 read_timeout=operator_settings.kapacitor_timeout,
             ),
             kube=KubeAPI(load_kube_config()),
-            locks={},
         )
         metrics.serve(operator_settings.metrics_port)
         log.info("kapacitor-operator started: %r", operator_settings)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 from pydantic import BaseModel
 
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome
+from kapacitor_operator.timeutil import utcnow
+
+__all__ = ["apply_status", "backoff_delay", "emit", "raise_for_kopf", "status_dict", "utcnow"]
 
 MAX_BACKOFF = 300.0
-
-
-def utcnow() -> str:
-    """Now, RFC3339 UTC with whole seconds (as Kubernetes writes times)."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def status_dict(status: BaseModel) -> dict[str, Any]:

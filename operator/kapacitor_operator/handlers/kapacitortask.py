@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -22,9 +20,8 @@ from kapacitor_operator.handlers.common import (
     status_dict,
     utcnow,
 )
-from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.kapacitor.errors import KapacitorError
-from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.connection import (
@@ -40,19 +37,6 @@ from kapacitor_operator.reconcile.task_sync import failure_outcome, sync_task
 
 PLURAL = "kapacitortasks"
 REFERENCE_RETRY = 60.0
-
-
-@dataclass
-class Runtime:
-    """What handlers share, kept in kopf's memo."""
-
-    settings: Settings
-    pool: ClientPool
-    kube: KubeAPI
-    locks: dict[str, asyncio.Lock]
-
-    def lock(self, uid: str) -> asyncio.Lock:
-        return self.locks.setdefault(uid, asyncio.Lock())
 
 
 def claim_key(

@@ -185,3 +185,45 @@ class KubeAPI:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    # --- our own custom objects ---------------------------------------------------------
+
+    async def get_custom(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        """One of our custom objects, or None.
+
+        Raises:
+            ApiException: any other API failure.
+        """
+        try:
+            obj = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cast(dict[str, Any], obj)
+
+    async def patch_status(
+        self, namespace: str, plural: str, name: str, status: dict[str, Any]
+    ) -> bool:
+        """Merge-patch an object's status subresource; False when the object is gone.
+
+        Raises:
+            ApiException: any other API failure.
+        """
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                {"status": status},
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True

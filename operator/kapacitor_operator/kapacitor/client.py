@@ -101,7 +101,9 @@ class KapacitorClient:
             except httpx.TransportError as exc:
                 self._observe(endpoint, method, "error", started)
                 last = KapacitorUnavailable(
-                    f"cannot reach Kapacitor: {type(exc).__name__}", endpoint=endpoint
+                    f"cannot reach Kapacitor: {type(exc).__name__}",
+                    endpoint=endpoint,
+                    never_sent=isinstance(exc, httpx.ConnectError),
                 )
                 last.__cause__ = exc
                 continue

@@ -45,9 +45,12 @@ class KapacitorUnavailable(KapacitorError):
         code: str | None = None,
         endpoint: str = "",
         retry_after: float | None = None,
+        never_sent: bool = False,
     ) -> None:
         super().__init__(message, status=status, code=code, endpoint=endpoint)
         self.retry_after = retry_after
+        # True when the connection could not be opened: the request cannot have had effect.
+        self.never_sent = never_sent
 
 
 class KapacitorRejected(KapacitorError):
