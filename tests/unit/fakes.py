@@ -39,8 +39,11 @@ class FakeKapacitor:
     async def create_task(self, definition: Mapping[str, Any]) -> TickTask:
         self._call("create_task", definition["id"])
         enabled = definition.get("status") == "enabled"
-        self.ticks[definition["id"]] = {**definition, "executing": enabled,
-                                        "template-id": definition.get("template-id", "")}
+        self.ticks[definition["id"]] = {
+            **definition,
+            "executing": enabled,
+            "template-id": definition.get("template-id", ""),
+        }
         return TickTask.model_validate(self.ticks[definition["id"]])
 
     async def patch_task(self, task_id: str, changes: Mapping[str, Any]) -> TickTask:
@@ -65,14 +68,19 @@ class FakeKapacitor:
         self._call("find", name)
         return [FluxTask.model_validate(t) for t in self.fluxes.values() if t["name"] == name]
 
-    async def create_flux_task(self, flux: str, *, active: bool = True,
-                               description: str = "") -> FluxTask:
+    async def create_flux_task(
+        self, flux: str, *, active: bool = True, description: str = ""
+    ) -> FluxTask:
         self._call("create_flux_task", flux[:20])
         task_id = f"{next(self._ids):016x}"
         name = flux.split('name: "', 1)[1].split('"', 1)[0]
-        self.fluxes[task_id] = {"id": task_id, "name": name, "flux": flux,
-                                "status": "active" if active else "inactive",
-                                "description": description}
+        self.fluxes[task_id] = {
+            "id": task_id,
+            "name": name,
+            "flux": flux,
+            "status": "active" if active else "inactive",
+            "description": description,
+        }
         return FluxTask.model_validate(self.fluxes[task_id])
 
     async def patch_flux_task(self, task_id: str, changes: Mapping[str, Any]) -> FluxTask:

@@ -70,6 +70,8 @@ def test_crd_names_and_columns() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     assert any(c["name"] == "Ready" for c in version["additionalPrinterColumns"])
-    run_cols = [c["name"] for c in crdgen.build_crd(TASKRUN)["spec"]["versions"][0][
-        "additionalPrinterColumns"]]
+    run_cols = [
+        c["name"]
+        for c in crdgen.build_crd(TASKRUN)["spec"]["versions"][0]["additionalPrinterColumns"]
+    ]
     assert run_cols == ["Phase", "Attempt", "Target", "EndReason", "Age"]

@@ -12,8 +12,12 @@ from kapacitor_operator.models.resources import parse_kapacitortask, parse_taskr
 
 def test_tickscript_spec_round_trips_with_aliases() -> None:
     spec = KapacitorTaskSpec.model_validate(
-        {"type": "stream", "taskID": "cpu_alert", "script": "stream|from()",
-         "dbrps": [{"db": "telegraf", "rp": "autogen"}]}
+        {
+            "type": "stream",
+            "taskID": "cpu_alert",
+            "script": "stream|from()",
+            "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+        }
     )
     assert spec.enabled is True
     assert spec.deletionPolicy == "Delete"
@@ -37,30 +41,46 @@ def test_unknown_field_is_rejected() -> None:
 
 
 def test_parse_resource_reads_metadata_and_status() -> None:
-    task = parse_kapacitortask({
-        "metadata": {"namespace": "ns", "name": "t", "uid": "u1", "generation": 3,
-                     "creationTimestamp": "2026-01-01T00:00:00Z"},
-        "spec": {"type": "flux", "flux": "from(bucket: \"b\")", "every": "1m"},
-        "status": {"taskID": "0000000000000001", "unknownFromNewerOperator": 1},
-    })
+    task = parse_kapacitortask(
+        {
+            "metadata": {
+                "namespace": "ns",
+                "name": "t",
+                "uid": "u1",
+                "generation": 3,
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+            },
+            "spec": {"type": "flux", "flux": 'from(bucket: "b")', "every": "1m"},
+            "status": {"taskID": "0000000000000001", "unknownFromNewerOperator": 1},
+        }
+    )
     assert (task.namespace, task.name, task.generation) == ("ns", "t", 3)
     assert task.status.taskID == "0000000000000001"
     assert task.key == "ns/t"
 
 
 def test_taskrun_spec_parses_job_and_retry() -> None:
-    run = parse_taskrun({
-        "metadata": {"namespace": "ns", "name": "r"},
-        "spec": {"job": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
-                 "retry": {"limit": 3, "backoff": {"base": "1s", "factor": 2, "max": "1m"},
-                           "jitter": 0.1}},
-    })
-    assert run.spec.retry is not None and run.spec.retry.limit == 3
+    run = parse_taskrun(
+        {
+            "metadata": {"namespace": "ns", "name": "r"},
+            "spec": {
+                "job": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+                "retry": {
+                    "limit": 3,
+                    "backoff": {"base": "1s", "factor": 2, "max": "1m"},
+                    "jitter": 0.1,
+                },
+            },
+        }
+    )
+    assert run.spec.retry is not None
+    assert run.spec.retry.limit == 3
     assert run.spec.job is not None
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("10s", 10), ("1m30s", 90), ("2h", 7200),
-                                               ("250ms", 0.25), ("1d", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("10s", 10), ("1m30s", 90), ("2h", 7200), ("250ms", 0.25), ("1d", 86400)]
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

@@ -34,7 +34,8 @@ def test_jitter_stays_within_bounds() -> None:
     p = policy(limit=3, delays=["10s"], jitter=0.5)
     rng = random.Random(7)
     samples = [retry_delay(p, 1, rng.uniform) for _ in range(2000)]
-    assert min(samples) >= 10 and max(samples) <= 15
+    assert min(samples) >= 10
+    assert max(samples) <= 15
     assert max(samples) - min(samples) > 4, "jitter should actually spread delays"
 
 
@@ -44,11 +45,19 @@ def test_no_jitter_is_exact() -> None:
 
 @pytest.mark.parametrize(
     ("reason", "attempts_done", "expected"),
-    [("failed", 1, True), ("failed", 2, True), ("failed", 3, False), ("crashed", 1, True),
-     ("timeout", 1, True), ("stopped", 1, False), ("success", 1, False)],
+    [
+        ("failed", 1, True),
+        ("failed", 2, True),
+        ("failed", 3, False),
+        ("crashed", 1, True),
+        ("timeout", 1, True),
+        ("stopped", 1, False),
+        ("success", 1, False),
+    ],
 )
-def test_should_retry_honours_limit_and_default_retry_on(reason: str, attempts_done: int,
-                                                         expected: bool) -> None:
+def test_should_retry_honours_limit_and_default_retry_on(
+    reason: str, attempts_done: int, expected: bool
+) -> None:
     assert should_retry(policy(limit=2), reason, attempts_done) is expected
 
 

@@ -22,12 +22,16 @@ from tests.unit.fakes import FakeKapacitor
 SCRIPT = "stream|from().measurement('cpu')"
 
 
-def make_task(spec: dict[str, Any], status: dict[str, Any] | None = None,
-              generation: int = 1) -> KapacitorTask:
-    return parse_kapacitortask({
-        "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": generation},
-        "spec": spec, "status": status or {},
-    })
+def make_task(
+    spec: dict[str, Any], status: dict[str, Any] | None = None, generation: int = 1
+) -> KapacitorTask:
+    return parse_kapacitortask(
+        {
+            "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": generation},
+            "spec": spec,
+            "status": status or {},
+        }
+    )
 
 
 async def sync(fake: FakeKapacitor, task: KapacitorTask) -> Outcome[Any]:
@@ -97,18 +101,24 @@ async def test_script_edited_behind_our_back_is_restored() -> None:
     [
         (KapacitorRejected("invalid TICKscript: bad", status=400), c.REJECTED, "permanent", True),
         (KapacitorUnavailable("down"), c.UNAVAILABLE, "temporary", False),
-        (KapacitorAuthError("authorization failed", status=401), c.UNAUTHORIZED, "temporary",
-         False),
+        (
+            KapacitorAuthError("authorization failed", status=401),
+            c.UNAUTHORIZED,
+            "temporary",
+            False,
+        ),
     ],
 )
-async def test_errors_become_conditions(error: Exception, reason: str, retry: str,
-                                        stalled: bool) -> None:
+async def test_errors_become_conditions(
+    error: Exception, reason: str, retry: str, stalled: bool
+) -> None:
     fake = FakeKapacitor()
     fake.fail_with = error  # type: ignore[assignment]
     out = await sync(fake, make_task(tick_spec()))
     assert out.retry == retry
     synced = c.get_condition(out.status.conditions, c.SYNCED)
-    assert synced is not None and (synced.status, synced.reason) == ("False", reason)
+    assert synced is not None
+    assert (synced.status, synced.reason) == ("False", reason)
     assert (c.get_condition(out.status.conditions, c.STALLED) is not None) == stalled
     assert out.events[0].reason == reason
 
@@ -120,7 +130,8 @@ async def test_unavailable_keeps_ready_true_for_same_generation() -> None:
     out = await sync(fake, make_task(tick_spec(), first.status.dump()))
     assert ready(out) == ("True", c.EXECUTING)
     synced = c.get_condition(out.status.conditions, c.SYNCED)
-    assert synced is not None and synced.status == "False"
+    assert synced is not None
+    assert synced.status == "False"
 
 
 FLUX = {"type": "flux", "flux": 'from(bucket: "b") |> range(start: -1m)', "every": "1m"}
@@ -129,7 +140,8 @@ FLUX = {"type": "flux", "flux": 'from(bucket: "b") |> range(start: -1m)', "every
 async def test_flux_create_records_id_and_resync_reads_only_despite_reformat() -> None:
     fake = FakeKapacitor()
     first = await sync(fake, make_task(FLUX))
-    assert first.status.taskID is not None and first.status.taskName == "ns.t"
+    assert first.status.taskID is not None
+    assert first.status.taskName == "ns.t"
     # Change something so Kapacitor rewrites the script, then resync twice.
     second = await sync(fake, make_task({**FLUX, "every": "5m"}, first.status.dump(), 2))
     assert fake.fluxes[second.status.taskID]["flux"].startswith("// reformatted")

@@ -7,12 +7,18 @@ from typing import Any
 from kapacitor_operator.models.resources import parse_taskrun
 from kapacitor_operator.reconcile.taskrun_job import build_job, job_name, job_result
 
-RUN = parse_taskrun({
-    "metadata": {"namespace": "ns", "name": "backup", "uid": "uid-1", "generation": 1},
-    "spec": {"timeout": "2m", "job": {
-        "metadata": {"labels": {"team": "sre"}},
-        "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}},
-})
+RUN = parse_taskrun(
+    {
+        "metadata": {"namespace": "ns", "name": "backup", "uid": "uid-1", "generation": 1},
+        "spec": {
+            "timeout": "2m",
+            "job": {
+                "metadata": {"labels": {"team": "sre"}},
+                "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+            },
+        },
+    }
+)
 
 
 def test_build_job_is_owned_has_no_job_retries_and_maps_timeout() -> None:
@@ -27,7 +33,8 @@ def test_build_job_is_owned_has_no_job_retries_and_maps_timeout() -> None:
     assert labels["kapacitor.operator.dev/taskrun"] == "backup"
     assert labels["kapacitor.operator.dev/attempt"] == "2"
     assert job["metadata"]["labels"]["team"] == "sre"
-    assert RUN.spec.job is not None and "metadata" not in RUN.spec.job.template, "no mutation"
+    assert RUN.spec.job is not None
+    assert "metadata" not in RUN.spec.job.template, "the spec must not be mutated"
 
 
 def test_long_names_fit_in_63_characters_and_stay_distinct() -> None:
@@ -43,8 +50,17 @@ def job(cond: str | None, reason: str = "") -> dict[str, Any]:
 
 
 def pod(exit_code: int, message: str = "") -> dict[str, Any]:
-    return {"status": {"containerStatuses": [
-        {"state": {"terminated": {"exitCode": exit_code, "message": message, "reason": "Error"}}}]}}
+    return {
+        "status": {
+            "containerStatuses": [
+                {
+                    "state": {
+                        "terminated": {"exitCode": exit_code, "message": message, "reason": "Error"}
+                    }
+                }
+            ]
+        }
+    }
 
 
 def test_running_job_has_no_result() -> None:
@@ -54,7 +70,8 @@ def test_running_job_has_no_result() -> None:
 
 def test_complete_job_is_success() -> None:
     result = job_result(job("Complete"), [pod(0)])
-    assert result is not None and (result.end_reason, result.exit_code) == ("success", 0)
+    assert result is not None
+    assert (result.end_reason, result.exit_code) == ("success", 0)
 
 
 def test_failed_job_reads_exit_code_and_termination_message() -> None:
@@ -65,4 +82,5 @@ def test_failed_job_reads_exit_code_and_termination_message() -> None:
 
 def test_deadline_exceeded_is_timeout() -> None:
     result = job_result(job("Failed", "DeadlineExceeded"), [])
-    assert result is not None and result.end_reason == "timeout"
+    assert result is not None
+    assert result.end_reason == "timeout"
