@@ -9,7 +9,7 @@ import kopf
 
 from kapacitor_operator import GROUP, metrics
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers import kapacitortask, taskrun
+from kapacitor_operator.handlers import flux_history, kapacitortask, taskrun
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.api import KubeAPI, load_kube_config
 from kapacitor_operator.kapacitor.pool import ClientPool
@@ -44,6 +44,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     operator_settings = settings
     kapacitortask.register(registry, settings)
     taskrun.register(registry, settings)
+    flux_history.register(registry, settings)
     return registry
 
 
