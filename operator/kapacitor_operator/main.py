@@ -21,7 +21,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     """A kopf registry with every handler of the operator."""
     registry = kopf.OperatorRegistry()
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="operator_startup", registry=registry)
     async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings, operator_settings)
         memo.runtime = Runtime(
@@ -35,7 +35,12 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         metrics.serve(operator_settings.metrics_port)
         log.info("kapacitor-operator started: %r", operator_settings)
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.login(id="operator_login", registry=registry)
+    def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In-cluster service account, else the kubeconfig ($KUBECONFIG).
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.cleanup(id="operator_cleanup", registry=registry)
     async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime: Runtime | None = getattr(memo, "runtime", None)
         if runtime is not None:

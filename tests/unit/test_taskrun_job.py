@@ -34,7 +34,7 @@ def test_build_job_is_owned_has_no_job_retries_and_maps_timeout() -> None:
     assert labels["kapacitor.operator.dev/attempt"] == "2"
     assert job["metadata"]["labels"]["team"] == "sre"
     assert RUN.spec.job is not None
-    assert "metadata" not in RUN.spec.job.template, "the spec must not be mutated"
+    assert RUN.spec.job.template.metadata is None, "the spec must not be mutated"
 
 
 def test_long_names_fit_in_63_characters_and_stay_distinct() -> None:

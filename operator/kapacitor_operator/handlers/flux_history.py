@@ -48,6 +48,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         interval=settings.run_poll_interval,
         initial_delay=min(5.0, settings.run_poll_interval),
         when=_is_synced_flux,
+        id="kapacitortask_runs",
         registry=registry,
     )
     async def kapacitortask_runs(

@@ -166,16 +166,18 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, cla
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Register the KapacitorTask handlers."""
 
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.index(GROUP, VERSION, PLURAL, id="kapacitortask_claims", registry=registry)
     def kapacitortask_claims(
         *, spec: kopf.Spec, meta: kopf.Meta, namespace: str | None, name: str, **_: Any
     ) -> dict[tuple[str, str, str], tuple[str, str, str]]:
         key = claim_key(spec, namespace or "", name, settings)
         return {key: (str(meta.get("creationTimestamp", "")), namespace or "", name)}
 
-    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
-    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
-    @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
+    @kopf.on.resume(GROUP, VERSION, PLURAL, id="kapacitortask_sync", registry=registry)
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="kapacitortask_sync", registry=registry)
+    @kopf.on.update(
+        GROUP, VERSION, PLURAL, field="spec", id="kapacitortask_sync", registry=registry
+    )
     async def kapacitortask_sync(
         *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
     ) -> None:
@@ -187,6 +189,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         PLURAL,
         interval=settings.drift_interval,
         initial_delay=settings.drift_interval,
+        id="kapacitortask_drift",
         registry=registry,
     )
     async def kapacitortask_drift(
@@ -194,7 +197,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     ) -> None:
         await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.delete(GROUP, VERSION, PLURAL, id="kapacitortask_delete", registry=registry)
     async def kapacitortask_delete(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         runtime: Runtime = memo.runtime
         retry: int = kwargs.get("retry", 0)

@@ -21,7 +21,9 @@ PLURAL = "taskruns"
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Register the TaskRun handlers."""
 
-    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=30.0)
+    @kopf.daemon(
+        GROUP, VERSION, PLURAL, id="taskrun_daemon", registry=registry, cancellation_timeout=30.0
+    )
     async def taskrun_daemon(*, body: kopf.Body, memo: Any, stopped: Any, **_: Any) -> None:
         runtime: Runtime = memo.runtime
 
@@ -43,13 +45,22 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         finally:
             runtime.signals.forget(worker.key)
 
-    @kopf.on.field(GROUP, VERSION, PLURAL, field="spec.cancel", registry=registry)
+    @kopf.on.field(
+        GROUP, VERSION, PLURAL, field="spec.cancel", id="taskrun_cancel_changed", registry=registry
+    )
     async def taskrun_cancel_changed(
         *, namespace: str | None, name: str | None, memo: Any, **_: Any
     ) -> None:
         memo.runtime.signals.notify((namespace or "", name or ""))
 
-    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASKRUN: kopf.PRESENT}, registry=registry)
+    @kopf.on.event(
+        "batch",
+        "v1",
+        "jobs",
+        labels={LABEL_TASKRUN: kopf.PRESENT},
+        id="taskrun_job_changed",
+        registry=registry,
+    )
     async def taskrun_job_changed(*, body: kopf.Body, memo: Any, **_: Any) -> None:
         meta = body.get("metadata") or {}
         for owner in meta.get("ownerReferences") or []:

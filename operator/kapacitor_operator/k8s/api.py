@@ -120,7 +120,9 @@ class KubeAPI:
             ApiException: any API failure.
         """
         pods = await asyncio.to_thread(
-            self._core.list_namespaced_pod, namespace, label_selector=f"job-name={job_name}"
+            self._core.list_namespaced_pod,
+            namespace,
+            label_selector=f"batch.kubernetes.io/job-name={job_name}",
         )
         items: list[dict[str, Any]] = [
             self._core.api_client.sanitize_for_serialization(p) for p in pods.items

@@ -34,6 +34,33 @@ class TaskRef(Model):
     )
 
 
+class PodSpecTemplate(Model):
+    """A Pod spec (core/v1 PodSpec); validated in full when each attempt's Job is created."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
+    )
+
+    containers: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="The Pod's containers (at least one).",
+        json_schema_extra={
+            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        },
+    )
+
+
+class PodTemplate(Model):
+    """A Pod template (metadata + spec), as a Job's spec.template."""
+
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Labels and annotations for the attempt's Pods.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    spec: PodSpecTemplate = Field(description="Pod spec; restartPolicy defaults to Never.")
+
+
 class JobTemplate(Model):
     """What each attempt's Job runs."""
 
@@ -42,19 +69,8 @@ class JobTemplate(Model):
         description="Labels and annotations for each attempt's Job (`labels`, `annotations`).",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
-    template: dict[str, Any] = Field(
-        description="Pod template (metadata + spec) for each attempt, as a Job's "
-        "spec.template. restartPolicy defaults to Never.",
-        json_schema_extra={
-            "x-kubernetes-preserve-unknown-fields": True,
-            "x-kubernetes-validations": [
-                {
-                    "rule": "has(self.spec) && has(self.spec.containers) && "
-                    "size(self.spec.containers) > 0",
-                    "message": "job.template.spec.containers must list at least one container",
-                }
-            ],
-        },
+    template: PodTemplate = Field(
+        description="Pod template for each attempt, as a Job's spec.template."
     )
 
 

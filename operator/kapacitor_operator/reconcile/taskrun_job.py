@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +43,7 @@ def build_job(run: TaskRun, attempt: int) -> dict[str, Any]:
         LABEL_MANAGED_BY: "kapacitor-operator",
     }
     user_meta = run.spec.job.metadata or {}
-    template = copy.deepcopy(run.spec.job.template)
+    template = run.spec.job.template.model_dump(by_alias=True, exclude_none=True, mode="json")
     pod_meta = template.setdefault("metadata", {})
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
     pod_spec = template.setdefault("spec", {})
