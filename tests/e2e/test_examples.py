@@ -1,0 +1,288 @@
+"""Every file in examples/ applied with `kubectl apply --server-side`, reaching its expected
+condition; admission rejects malformed manifests; `kubectl explain` documents fields; a
+second apply of the same files changes nothing (the operator never writes spec)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from kapacitor_operator.emulator.process import EmulatorHandle, running_emulator
+from kapacitor_operator.testing import ControlPlane
+from kapacitor_operator.testing.fake_kubelet import JOB_NAME_LABEL, finish_pod
+from kapacitor_operator.testing.operator_process import OperatorProcess
+from tests.e2e.kube import Kube
+from tests.e2e.operator_fixtures import make_operator
+from tests.e2e.test_kapacitortask import wait_until
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TEMPLATE = (
+    "var measurement string\nvar field = 'value'\nvar crit = 90.0\n"
+    "stream\n    |from()\n        .measurement(measurement)\n"
+    '    |alert()\n        .crit(lambda: "value" > crit)\n'
+)
+
+
+def example(name: str, **replace: str) -> str:
+    text = (EXAMPLES / name).read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text
+
+
+def test_every_example_is_covered() -> None:
+    covered = {
+        "01-stream-alert.yaml",
+        "02-batch-task.yaml",
+        "03-template-task.yaml",
+        "04-flux-every.yaml",
+        "05-flux-cron-retry.yaml",
+        "06-taskrun-manual.yaml",
+        "07-taskrun-retry-of.yaml",
+        "08-taskrun-job.yaml",
+        "09-kapacitor-with-auth.yaml",
+    }
+    assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
+
+
+def test_examples_reach_their_conditions(
+    control_plane: ControlPlane, kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    httpx.post(
+        f"{emulator.base_url}/kapacitor/v1/templates",
+        json={"id": "threshold_alert", "type": "stream", "script": TEMPLATE},
+    ).raise_for_status() if httpx.get(
+        f"{emulator.base_url}/kapacitor/v1/templates/threshold_alert"
+    ).status_code == 404 else None
+    for name in (
+        "01-stream-alert.yaml",
+        "02-batch-task.yaml",
+        "03-template-task.yaml",
+        "04-flux-every.yaml",
+        "05-flux-cron-retry.yaml",
+    ):
+        kube.apply(example(name, cpu_alert=f"{kube.ns}-cpu_alert"))
+    for task in ("cpu-alert", "mem-report", "disk-alert", "downsample-cpu", "hourly-rollup"):
+        kube.kubectl_wait("kapacitortask", task, "Ready")
+    assert kube.get("kapacitortask", "mem-report")["status"]["status"] == "disabled"  # type: ignore[index]
+
+    # A manual run of the every-10m Flux task.
+    kube.apply(example("06-taskrun-manual.yaml"))
+    kube.kubectl_wait("taskrun", "downsample-cpu-now", "Succeeded")
+
+    # Retry a specific run: make one fail on the cron task first.
+    rollup_id = kube.get("kapacitortask", "hourly-rollup")["status"]["taskID"]  # type: ignore[index]
+    emulator.queue_outcomes(rollup_id, [{"status": "failed", "message": "example failure"}])
+    failed = emulator.trigger_scheduled_run(rollup_id)
+    wait_until(
+        lambda: (
+            httpx.get(
+                f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{rollup_id}/runs/{failed['id']}"
+            )
+            .json()
+            .get("status")
+            == "failed"
+        )
+    )
+    kube.apply(example("07-taskrun-retry-of.yaml", **{"0000000000000001": failed["id"]}))
+    kube.kubectl_wait("taskrun", "hourly-rollup-retry", "Succeeded")
+    # retryFailedRuns on the same task retries the failure automatically too.
+    auto = f"hourly-rollup-retry-{failed['id']}"
+    kube.wait_for("taskrun", auto, lambda o: True, what="automatic retry TaskRun created")
+    kube.kubectl_wait("taskrun", auto, "Succeeded")
+
+    # A Job-backed TaskRun: play the kubelet for the first attempt's Pod.
+    kube.apply(example("08-taskrun-job.yaml"))
+    pods: list[str] = []
+
+    def pod_created() -> bool:
+        pods[:] = kube.kubectl(
+            "get",
+            "pods",
+            "-l",
+            f"{JOB_NAME_LABEL}=hourly-backup-1",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ).stdout.split()
+        return bool(pods)
+
+    wait_until(pod_created, what="backup pod")
+    finish_pod(control_plane, kube.ns, pods[0], exit_code=0)
+    kube.kubectl_wait("taskrun", "hourly-backup", "Succeeded")
+
+    # The same files applied again: nothing changes (no spec field is owned by the operator).
+    before = generations(kube)
+    for name in sorted(p.name for p in EXAMPLES.glob("0[1-6]*.yaml")):
+        result = kube.apply(example(name, cpu_alert=f"{kube.ns}-cpu_alert"))
+        assert "conflict" not in result.stderr.lower()
+    assert generations(kube) == before
+
+
+def generations(kube: Kube) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for kind in ("kapacitortasks", "taskruns"):
+        items = json.loads(kube.kubectl("get", kind, "-o", "json").stdout)["items"]
+        out.update({f"{kind}/{i['metadata']['name']}": i["metadata"]["generation"] for i in items})
+    return out
+
+
+def test_credentials_example_against_a_kapacitor_with_auth(
+    control_plane: ControlPlane, kube: Kube, tmp_path: Path
+) -> None:
+    auth = ["--username", "operator", "--password", "change-me"]
+    with (
+        running_emulator("memory", auth) as emu,
+        make_operator(control_plane, kube.ns, "http://127.0.0.1:1", tmp_path / "op") as op,
+    ):
+        kube.apply(
+            example(
+                "09-kapacitor-with-auth.yaml",
+                **{"http://kapacitor-secure.monitoring:9092": emu.base_url},
+            )
+        )
+        kube.kubectl_wait("kapacitortask", "secured-cpu-alert", "Ready")
+        # Wrong password: a readable Unauthorized condition, and no secret anywhere.
+        kube.kubectl(
+            "patch",
+            "secret",
+            "kapacitor-credentials",
+            "--type=merge",
+            "-p",
+            json.dumps({"stringData": {"password": "wrong-secret-value"}}),
+        )
+        # Any spec change makes the operator read the Secret again.
+        kube.patch("kapacitortask", "secured-cpu-alert", {"spec": {"enabled": False}})
+        obj = kube.wait_condition(
+            "kapacitortask", "secured-cpu-alert", "Synced", "False", reason="Unauthorized"
+        )
+        events = json.dumps(kube.events("secured-cpu-alert"))
+        for text in (json.dumps(obj), events, op.log_text()):
+            assert "wrong-secret-value" not in text
+            assert "change-me" not in text
+
+
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown type", {"type": "python", "script": "x"}, "Unsupported value"),
+    ("bad task id", {"type": "stream", "script": "x", "taskID": "has space"}, "taskID"),
+    ("tick without script", {"type": "stream"}, "exactly one of spec.script"),
+    (
+        "script and template",
+        {"type": "stream", "script": "x", "templateID": "t"},
+        "exactly one of spec.script",
+    ),
+    ("flux without schedule", {"type": "flux", "flux": "x"}, "exactly one of spec.every"),
+    (
+        "flux with both",
+        {"type": "flux", "flux": "x", "every": "1m", "cron": "* * * * *"},
+        "exactly one of spec.every",
+    ),
+    (
+        "flux option task",
+        {"type": "flux", "every": "1m", "flux": 'option task = {name: "x", every: 1m}\nx'},
+        "option task",
+    ),
+    ("tick with every", {"type": "stream", "script": "x", "every": "1m"}, "flux tasks only"),
+    ("bad duration", {"type": "flux", "flux": "x", "every": "soon"}, "spec.every"),
+    (
+        "bad policy",
+        {"type": "stream", "script": "x", "deletionPolicy": "Keep"},
+        "Unsupported value",
+    ),
+]
+
+BAD_RUNS: list[tuple[str, dict[str, Any], str]] = [
+    ("neither", {}, "exactly one of spec.taskRef or spec.job"),
+    (
+        "both",
+        {"taskRef": {"name": "a"}, "job": {"template": {"spec": {"containers": [{}]}}}},
+        "exactly one of spec.taskRef or spec.job",
+    ),
+    (
+        "retryOf with job",
+        {"retryOf": "0000000000000001", "job": {"template": {"spec": {"containers": [{}]}}}},
+        "need spec.taskRef",
+    ),
+    ("bad run id", {"taskRef": {"name": "a"}, "retryOf": "xyz"}, "spec.retryOf"),
+    ("no containers", {"job": {"template": {"spec": {"containers": []}}}}, "containers"),
+    (
+        "delays and backoff",
+        {"taskRef": {"name": "a"}, "retry": {"limit": 1, "delays": ["1s"], "backoff": {}}},
+        "either delays or backoff",
+    ),
+    ("negative limit", {"taskRef": {"name": "a"}, "retry": {"limit": -1}}, "spec.retry.limit"),
+]
+
+
+@pytest.mark.parametrize(("case", "spec", "message"), BAD, ids=[b[0] for b in BAD])
+def test_admission_rejects_bad_kapacitortasks(
+    kube: Kube, case: str, spec: dict[str, Any], message: str
+) -> None:
+    manifest = {
+        "apiVersion": "kapacitor.operator.dev/v1alpha1",
+        "kind": "KapacitorTask",
+        "metadata": {"name": "bad"},
+        "spec": spec,
+    }
+    result = kube.apply(yaml.safe_dump(manifest), check=False)
+    assert result.returncode != 0, f"{case} was admitted"
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("case", "spec", "message"), BAD_RUNS, ids=[b[0] for b in BAD_RUNS])
+def test_admission_rejects_bad_taskruns(
+    kube: Kube, case: str, spec: dict[str, Any], message: str
+) -> None:
+    manifest = {
+        "apiVersion": "kapacitor.operator.dev/v1alpha1",
+        "kind": "TaskRun",
+        "metadata": {"name": "bad"},
+        "spec": spec,
+    }
+    result = kube.apply(yaml.safe_dump(manifest), check=False)
+    assert result.returncode != 0, f"{case} was admitted"
+    assert message in result.stderr, result.stderr
+
+
+def test_immutable_fields(kube: Kube) -> None:
+    base = {
+        "apiVersion": "kapacitor.operator.dev/v1alpha1",
+        "kind": "KapacitorTask",
+        "metadata": {"name": "fixed"},
+        "spec": {"type": "stream", "script": "x", "taskID": "one"},
+    }
+    kube.apply(yaml.safe_dump(base))
+    base["spec"]["taskID"] = "two"
+    result = kube.apply(yaml.safe_dump(base), check=False)
+    assert result.returncode != 0
+    assert "spec.taskID is immutable" in result.stderr
+
+
+def test_kubectl_explain_shows_descriptions(kube: Kube) -> None:
+    out = kube.kubectl("explain", "kapacitortask.spec.deletionPolicy").stdout
+    assert "removes the task from Kapacitor" in out
+    out = kube.kubectl("explain", "taskrun.spec.retry.jitter").stdout
+    assert "jitter" in out.lower()
+    out = kube.kubectl("explain", "taskrun.status.attempts").stdout
+    assert "exitCode" in out
+    names = kube.kubectl("api-resources", "--categories=kapacitor", "-o", "name").stdout.split()
+    assert set(names) == {
+        "kapacitortasks.kapacitor.operator.dev",
+        "taskruns.kapacitor.operator.dev",
+    }
+
+
+def test_metrics_are_scraped(
+    kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    kube.apply(example("01-stream-alert.yaml", cpu_alert=f"{kube.ns}-metrics"))
+    kube.kubectl_wait("kapacitortask", "cpu-alert", "Ready")
+    text = operator.metrics()
+    assert 'kapacitor_operator_reconciles_total{kind="KapacitorTask",result="ok"}' in text
+    assert "kapacitor_operator_kapacitor_request_duration_seconds_bucket" in text
+    assert 'endpoint="tasks/{id}"' in text
+    assert kube.ns not in text, "no namespace or task name in any label"
