@@ -36,6 +36,8 @@ def _run(argv: list[str]) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     logging.getLogger().setLevel(level)
+    # httpx logs every request at INFO: too chatty for an operator (and URLs are ours).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     registry = build_registry(settings)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     kopf.run(

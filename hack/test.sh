@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: installs everything it needs (virtualenv, test binaries, the test
+# control plane), runs the static checks, then every test suite (unit, emulator
+# integration, end to end on a real kube-apiserver). CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+section() { printf '\n==> %s (t=%ss)\n' "$*" "$((SECONDS - start))"; }
+
+section "python environment"
+hack/bootstrap.sh
+
+section "test binaries (etcd, kube-apiserver, kube-controller-manager, kubectl, helm)"
+KAPACITOR_OPERATOR_TEST_BIN="$(hack/provision.sh | tail -n 1)"
+export KAPACITOR_OPERATOR_TEST_BIN
+
+section "static checks"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports
+.venv/bin/python -m kapacitor_operator.crdgen --check
+
+section "tests"
+.venv/bin/pytest -p no:cacheprovider "$@"
+section "done"
