@@ -278,3 +278,50 @@ def test_flux_task_lifecycle(
     kube.wait_gone("kapacitortask", "flux")
     gone = httpx.get(f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{flux_id}")
     assert gone.status_code == 404
+
+
+def test_configmap_script_changes_are_picked_up_by_the_drift_check(
+    control_plane: Any, kube: Kube, crds: Any, emulator: EmulatorHandle, tmp_path: Any
+) -> None:
+    import yaml
+
+    from tests.e2e.operator_fixtures import make_operator
+
+    def configmap(script: str) -> str:
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "scripts"},
+                "data": {"cpu.tick": script},
+            }
+        )
+
+    task_id = f"{kube.ns}.from-cm"
+    kube.apply(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kapacitor.operator.dev/v1alpha1",
+                "kind": "KapacitorTask",
+                "metadata": {"name": "from-cm"},
+                "spec": {
+                    "type": "stream",
+                    "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+                    "scriptFrom": {"configMapKeyRef": {"name": "scripts", "key": "cpu.tick"}},
+                },
+            }
+        )
+    )
+    with make_operator(
+        control_plane, kube.ns, emulator.base_url, tmp_path / "op", OPERATOR_DRIFT_INTERVAL="2"
+    ):
+        kube.wait_condition("kapacitortask", "from-cm", "Ready", "False", reason="ScriptNotFound")
+        kube.apply(configmap(SCRIPT))
+        kube.wait_condition("kapacitortask", "from-cm", "Ready", timeout=60)
+        changed = SCRIPT + "    |log()\n"
+        kube.apply(configmap(changed))
+        wait_until(
+            lambda: (kapacitor_task(emulator, task_id) or {}).get("script") == changed,
+            timeout=30,
+            what="new ConfigMap script in Kapacitor",
+        )

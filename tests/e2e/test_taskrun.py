@@ -4,6 +4,7 @@ real Job controller (the test plays the kubelet), retries, cancel, restarts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -322,3 +323,56 @@ def test_job_cancel_deletes_the_running_job(
     st = finished(kube, "halt")["status"]
     assert (st["phase"], st["endReason"]) == ("Cancelled", "stopped")
     kube.wait_gone("job", "halt-1")
+
+
+def test_scheduled_for_is_passed_and_ttl_deletes_the_finished_run(
+    kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    task_id = flux_task(kube)
+    # Kapacitor lists stored runs of the last 14 days only: backfill yesterday.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    when = yesterday.isoformat().replace("+00:00", "Z")
+    taskrun(
+        kube,
+        "backfill",
+        taskRef={"name": "job"},
+        scheduledFor=when,
+        ttlSecondsAfterFinished=2,
+    )
+    kube.wait_for(
+        "taskrun",
+        "backfill",
+        lambda o: (o.get("status") or {}).get("phase") == "Succeeded",
+        what="done",
+    )
+    status = kube.get("taskrun", "backfill")["status"]  # type: ignore[index]
+    run_id = status["runID"]
+    run = httpx.get(f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{task_id}/runs/{run_id}")
+    assert run.json()["scheduledFor"].startswith(when[:19])
+    kube.wait_gone("taskrun", "backfill", timeout=30)
+
+
+def test_a_taskrun_on_a_tickscript_task_fails_clearly(
+    kube: Kube, operator: OperatorProcess
+) -> None:
+    kube.apply(
+        yaml.safe_dump(
+            {
+                "apiVersion": API,
+                "kind": "KapacitorTask",
+                "metadata": {"name": "tick"},
+                "spec": {
+                    "type": "stream",
+                    "script": "stream|from()",
+                    "dbrps": [{"db": "a", "rp": "b"}],
+                },
+            }
+        )
+    )
+    taskrun(kube, "wrong", taskRef={"name": "tick"})
+    obj = finished(kube, "wrong")
+    assert obj["status"]["phase"] == "Failed"
+    cond = condition(obj, "Succeeded")
+    assert cond is not None
+    assert cond["reason"] == "TaskNotFound"
+    assert "flux" in cond["message"]

@@ -63,8 +63,14 @@ def invalid_outcome(
     retry: RetryKind,
     delay: float | None = None,
 ) -> Outcome[KapacitorTaskStatus]:
+    # Missing references need the user, so Ready is False rather than Unknown.
     status = status_failed(
-        task, reason=reason, message=message, now=now, stalled=retry == "permanent"
+        task,
+        reason=reason,
+        message=message,
+        now=now,
+        stalled=retry == "permanent",
+        ready_when_transient="False",
     )
     return Outcome(
         status=status,

@@ -91,12 +91,14 @@ def status_failed(
     stalled: bool,
     url: str | None = None,
     desired_hash: str | None = None,
+    ready_when_transient: c.Status = "Unknown",
 ) -> KapacitorTaskStatus:
     """Status after a reconcile that could not make Kapacitor match.
 
     Ready stays True when it described this very generation and definition (Kapacitor
     still holds what was declared; we only failed to re-check); otherwise it becomes
-    Unknown for transient failures and False for permanent ones.
+    False for permanent failures and `ready_when_transient` (Unknown: still trying; False
+    for a missing reference, which needs the user) for transient ones.
     """
     st = _copy(task.status)
     gen = task.generation
@@ -117,7 +119,7 @@ def status_failed(
         conds = c.set_condition(
             conds,
             type=c.READY,
-            status="False" if stalled else "Unknown",
+            status="False" if stalled else ready_when_transient,
             reason=reason,
             message=message,
             now=now,

@@ -1,0 +1,746 @@
+"""The Helm chart: lint, rendered hardening, installs into the test control plane, RBAC.
+
+The RBAC matrix impersonates the chart's ServiceAccount with `kubectl auth can-i`: every
+call the operator makes (see k8s/api.py and the kopf handlers) must be allowed, and a set
+of neighbouring permissions it does not need must be denied. The control plane has no
+kubelet, so the operator Pods never run; the tests stop at "the API server accepted the
+release and created the Pods".
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kapacitor_operator.config import ENV
+from kapacitor_operator.testing import ControlPlane
+from kapacitor_operator.testing.binaries import find_tool, search_dirs
+from kapacitor_operator.testing.processes import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "kapacitor-operator"
+GROUP = "kapacitor.operator.dev"
+DEFAULT_IMAGE = "ghcr.io/kapacitor-operator/kapacitor-operator:0.1.0"
+
+Doc = dict[str, Any]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Helm:
+    """The helm binary with private cache/config dirs (never the user's)."""
+
+    binary: Path
+    env: dict[str, str]
+    kubeconfig: Path | None = None
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [str(self.binary), *args]
+        if self.kubeconfig is not None:
+            argv.append(f"--kubeconfig={self.kubeconfig}")
+        result = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=180, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(argv)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def values_file(directory: Path, values: Doc) -> Path:
+    path = directory / f"values-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+def render(helm: Helm, directory: Path, values: Doc, namespace: str = "ops") -> list[Doc]:
+    """`helm template` of the chart, as parsed documents."""
+    out = helm.run(
+        "template", "rel", str(CHART), "-n", namespace, "-f", str(values_file(directory, values))
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [doc for doc in docs if doc.get("kind") == kind]
+
+
+def the_deployment(docs: list[Doc]) -> Doc:
+    deployments = of_kind(docs, "Deployment")
+    assert len(deployments) == 1
+    return deployments[0]
+
+
+def the_container(docs: list[Doc]) -> Doc:
+    containers = the_deployment(docs)["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    result: Doc = containers[0]
+    return result
+
+
+def env_of(container: Doc) -> dict[str, Doc]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def wildcards(rules: list[Doc]) -> list[str]:
+    found = []
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"):
+            if any("*" in value for value in rule.get(field) or []):
+                found.append(f"{field}: {rule[field]}")
+    return found
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """helm from the test tool directory; a missing binary fails with how to fix it."""
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    return Helm(binary=find_tool("helm", search_dirs()), env=env)
+
+
+@pytest.fixture(scope="session")
+def cluster_helm(helm: Helm, control_plane: ControlPlane) -> Helm:
+    return Helm(binary=helm.binary, env=helm.env, kubeconfig=control_plane.kubeconfig_path)
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str
+    service_account: str
+    watched: tuple[str, ...] = ()
+    unwatched: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.service_account}"
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.name}-kapacitor-operator"
+
+
+def create_namespace(cp: ControlPlane, name: str, *, restricted: bool = False) -> None:
+    cp.kubectl("create", "namespace", name)
+    if restricted:
+        # The Pod Security "restricted" level is enforced at Pod admission: the Pods the
+        # ReplicaSet controller creates prove the pod template complies.
+        cp.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
+
+
+def install(
+    helm: Helm, tmp_path: Path, release: Release, values: Doc
+) -> subprocess.CompletedProcess[str]:
+    return helm.run(
+        "install",
+        release.name,
+        str(CHART),
+        "-n",
+        release.namespace,
+        "-f",
+        str(values_file(tmp_path, values)),
+        "--timeout=2m",
+    )
+
+
+def teardown(cp: ControlPlane, helm: Helm, release: Release) -> None:
+    helm.run("uninstall", release.name, "-n", release.namespace, "--timeout=1m", check=False)
+    for ns in (release.namespace, *release.watched, *release.unwatched):
+        cp.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster_wide(
+    control_plane: ControlPlane, cluster_helm: Helm, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Release, subprocess.CompletedProcess[str]]]:
+    """A cluster-wide release with two peered replicas; a tenant namespace to check in."""
+    name = unique("ko-cw")
+    release = Release(
+        name=name,
+        namespace=name,
+        service_account=f"{name}-kapacitor-operator",
+        unwatched=(unique("tenant"),),
+    )
+    create_namespace(control_plane, release.namespace, restricted=True)
+    create_namespace(control_plane, release.unwatched[0])
+    try:
+        result = install(
+            cluster_helm,
+            tmp_path_factory.mktemp("cw"),
+            release,
+            {"replicaCount": 2},
+        )
+        yield release, result
+    finally:
+        teardown(control_plane, cluster_helm, release)
+
+
+@pytest.fixture(scope="module")
+def namespaced(
+    control_plane: ControlPlane, cluster_helm: Helm, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Release, subprocess.CompletedProcess[str]]]:
+    """A namespaced release serving two namespaces; a third one it must not touch."""
+    name = unique("ko-ns")
+    release = Release(
+        name=name,
+        namespace=name,
+        service_account=f"{name}-kapacitor-operator",
+        watched=(unique("team-a"), unique("team-b")),
+        unwatched=(unique("team-c"),),
+    )
+    for ns in (release.namespace, *release.watched, *release.unwatched):
+        create_namespace(control_plane, ns, restricted=ns == release.namespace)
+    try:
+        result = install(
+            cluster_helm,
+            tmp_path_factory.mktemp("ns"),
+            release,
+            {
+                "rbac": {"clusterWide": False},
+                "watchNamespaces": list(release.watched),
+                "peering": {"enabled": True},
+            },
+        )
+        yield release, result
+    finally:
+        teardown(control_plane, cluster_helm, release)
+
+
+@pytest.fixture(scope="module")
+def unrelated_crd(control_plane: ControlPlane) -> str:
+    """A CRD the operator has no business with (kept: cluster-scoped and shared)."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.helmtest.example.com"},
+        "spec": {
+            "group": "helmtest.example.com",
+            "scope": "Namespaced",
+            "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    control_plane.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(crd))
+    return "gadgets.helmtest.example.com"
+
+
+# --- RBAC matrix --------------------------------------------------------------------------
+
+# (verb, resource, subresource or ""): what the operator does in a namespace it serves.
+NEEDED_IN_NAMESPACE = [
+    *[(verb, f"kapacitortasks.{GROUP}", "") for verb in ("get", "list", "watch", "patch")],
+    *[(verb, f"taskruns.{GROUP}", "") for verb in ("list", "watch", "patch", "create", "delete")],
+    ("patch", f"kapacitortasks.{GROUP}", "status"),
+    ("patch", f"taskruns.{GROUP}", "status"),
+    ("update", f"kapacitortasks.{GROUP}", "finalizers"),
+    ("update", f"taskruns.{GROUP}", "finalizers"),
+    *[(verb, "jobs.batch", "") for verb in ("get", "list", "watch", "create", "delete")],
+    ("list", "pods", ""),
+    ("get", "configmaps", ""),
+    ("get", "secrets", ""),
+    ("create", "events", ""),
+]
+
+# Close to what is needed, but not needed: each must be denied everywhere.
+DENIED_IN_NAMESPACE = [
+    ("list", "secrets", ""),
+    ("watch", "secrets", ""),
+    ("create", "secrets", ""),
+    ("update", "secrets", ""),
+    ("delete", "secrets", ""),
+    ("create", "pods", ""),
+    ("delete", "pods", ""),
+    ("get", "pods", "log"),
+    ("create", "pods", "exec"),
+    ("list", "configmaps", ""),
+    ("update", "configmaps", ""),
+    ("create", "deployments.apps", ""),
+    ("delete", "deployments.apps", ""),
+    ("update", "jobs.batch", ""),
+    ("patch", "jobs.batch", ""),
+    ("create", f"kapacitortasks.{GROUP}", ""),
+    ("update", f"kapacitortasks.{GROUP}", ""),
+    ("delete", f"kapacitortasks.{GROUP}", ""),
+    ("update", f"taskruns.{GROUP}", ""),
+    ("update", f"taskruns.{GROUP}", "status"),
+    ("patch", "events", ""),
+    ("delete", "events", ""),
+    ("create", "serviceaccounts", "token"),
+    ("create", "rolebindings.rbac.authorization.k8s.io", ""),
+    ("create", "roles.rbac.authorization.k8s.io", ""),
+    ("*", "*", ""),
+]
+
+NEEDED_CLUSTER = [
+    ("list", "namespaces", ""),
+    ("watch", "namespaces", ""),
+    ("list", "customresourcedefinitions.apiextensions.k8s.io", ""),
+    ("watch", "customresourcedefinitions.apiextensions.k8s.io", ""),
+]
+
+DENIED_CLUSTER = [
+    ("create", "namespaces", ""),
+    ("delete", "namespaces", ""),
+    ("create", "customresourcedefinitions.apiextensions.k8s.io", ""),
+    ("update", "customresourcedefinitions.apiextensions.k8s.io", ""),
+    ("delete", "customresourcedefinitions.apiextensions.k8s.io", ""),
+    ("list", "nodes", ""),
+    ("create", "clusterroles.rbac.authorization.k8s.io", ""),
+    ("escalate", "clusterroles.rbac.authorization.k8s.io", ""),
+    ("bind", "clusterroles.rbac.authorization.k8s.io", ""),
+    ("create", "clusterrolebindings.rbac.authorization.k8s.io", ""),
+    ("impersonate", "users", ""),
+    ("impersonate", "serviceaccounts", ""),
+    ("create", "clusterkopfpeerings.kopf.dev", ""),
+    ("delete", "clusterkopfpeerings.kopf.dev", ""),
+    ("*", "*", ""),
+]
+
+Check = tuple[str, str, str]
+
+
+def can_i(cp: ControlPlane, subject: str, check: Check, namespace: str | None) -> bool:
+    """`kubectl auth can-i` as `subject`; namespace None means all namespaces/cluster."""
+    verb, resource, subresource = check
+    args = ["auth", "can-i", verb, resource, f"--as={subject}"]
+    if subresource:
+        args.append(f"--subresource={subresource}")
+    args.extend(["--all-namespaces"] if namespace is None else ["-n", namespace])
+    result = cp.kubectl(*args, check=False)
+    answer = result.stdout.strip()
+    assert answer in {"yes", "no"}, f"kubectl {' '.join(args)}: {result.stdout}{result.stderr}"
+    return answer == "yes"
+
+
+def answers(
+    cp: ControlPlane, subject: str, checks: list[Check], namespace: str | None
+) -> dict[Check, bool]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = pool.map(lambda c: can_i(cp, subject, c, namespace), checks)
+        return dict(zip(checks, results, strict=True))
+
+
+def denied(cp: ControlPlane, subject: str, checks: list[Check], ns: str | None) -> list[Check]:
+    return [check for check, ok in answers(cp, subject, checks, ns).items() if not ok]
+
+
+def allowed(cp: ControlPlane, subject: str, checks: list[Check], ns: str | None) -> list[Check]:
+    return [check for check, ok in answers(cp, subject, checks, ns).items() if ok]
+
+
+def on_unrelated_crd(crd: str) -> list[Check]:
+    verbs = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+    return [(verb, crd, "") for verb in verbs]
+
+
+# --- lint and template --------------------------------------------------------------------
+
+LINT_VALUES: dict[str, Doc] = {
+    "default": {},
+    "peered": {"replicaCount": 3},
+    "namespaced": {
+        "rbac": {"clusterWide": False},
+        "watchNamespaces": ["team-a", "team-b"],
+        "peering": {"enabled": True},
+    },
+    "everything": {
+        "kapacitor": {"existingSecret": "kapacitor-auth", "ca": {"configMapName": "kapacitor-ca"}},
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(LINT_VALUES))
+def test_helm_lint_is_clean(helm: Helm, tmp_path: Path, case: str) -> None:
+    result = helm.run(
+        "lint", str(CHART), "--strict", "-f", str(values_file(tmp_path, LINT_VALUES[case]))
+    )
+    output = result.stdout + result.stderr
+    assert "[WARNING]" not in output, output
+    assert "[ERROR]" not in output, output
+    assert "0 chart(s) failed" in output, output
+
+
+def test_template_renders_a_hardened_deployment(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {})
+    pod = the_deployment(docs)["spec"]["template"]["spec"]
+    container = the_container(docs)
+    ctx = container["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert ctx["runAsNonRoot"] is True
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["privileged"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert ctx["runAsUser"] != 0
+
+
+def test_template_mounts_a_writable_tmp(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {})
+    pod = the_deployment(docs)["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in the_container(docs)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+def test_template_probes_kopf_liveness_on_the_health_port(helm: Helm, tmp_path: Path) -> None:
+    container = the_container(render(helm, tmp_path, {"operator": {"healthPort": 8181}}))
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/healthz"
+    assert ports[probe["port"]] == 8181
+    assert env_of(container)["OPERATOR_HEALTH_PORT"]["value"] == "8181"
+
+
+def test_template_defaults(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {})
+    deployment = the_deployment(docs)
+    env = env_of(the_container(docs))
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert the_container(docs)["image"] == DEFAULT_IMAGE
+    assert "OPERATOR_PEERING" not in env
+    assert "OPERATOR_NAMESPACES" not in env
+    assert of_kind(docs, "ServiceMonitor") == []
+    assert of_kind(docs, "ClusterKopfPeering") == []
+
+
+def test_every_operator_setting_is_exposed(helm: Helm, tmp_path: Path) -> None:
+    docs = render(
+        helm,
+        tmp_path,
+        {
+            "rbac": {"clusterWide": False},
+            "watchNamespaces": ["team-a", "team-b"],
+            "peering": {"enabled": True},
+            "kapacitor": {"existingSecret": "kapacitor-auth", "ca": {"secretName": "k-ca"}},
+        },
+    )
+    env = env_of(the_container(docs))
+    assert sorted(set(ENV.values()) - set(env)) == []
+    assert env["OPERATOR_NAMESPACES"]["value"] == "team-a,team-b"
+
+
+def test_credentials_come_from_the_existing_secret(helm: Helm, tmp_path: Path) -> None:
+    values = {"kapacitor": {"existingSecret": "kapacitor-auth", "secretKeys": {"token": "jwt"}}}
+    env = env_of(the_container(render(helm, tmp_path, values)))
+    refs = {
+        name: env[name]["valueFrom"]["secretKeyRef"]
+        for name in ("KAPACITOR_USERNAME", "KAPACITOR_PASSWORD", "KAPACITOR_TOKEN")
+    }
+    assert {ref["name"] for ref in refs.values()} == {"kapacitor-auth"}
+    assert [refs[n]["key"] for n in sorted(refs)] == ["password", "jwt", "username"]
+    assert all(ref["optional"] is True for ref in refs.values())
+
+
+def test_ca_bundle_is_mounted_as_a_file(helm: Helm, tmp_path: Path) -> None:
+    values = {"kapacitor": {"ca": {"configMapName": "kapacitor-ca", "key": "bundle.pem"}}}
+    docs = render(helm, tmp_path, values)
+    container = the_container(docs)
+    ca_file = env_of(container)["KAPACITOR_CA_FILE"]["value"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in the_deployment(docs)["spec"]["template"]["spec"]["volumes"]}
+    mount = next(m for m in mounts.values() if ca_file.startswith(m["mountPath"] + "/"))
+    source = volumes[mount["name"]]["configMap"]
+    assert mount["readOnly"] is True
+    assert source["name"] == "kapacitor-ca"
+    assert source["items"] == [{"key": "bundle.pem", "path": Path(ca_file).name}]
+
+
+@pytest.mark.parametrize("case", sorted(LINT_VALUES))
+def test_no_role_has_wildcards(helm: Helm, tmp_path: Path, case: str) -> None:
+    docs = render(helm, tmp_path, LINT_VALUES[case])
+    roles = of_kind(docs, "Role") + of_kind(docs, "ClusterRole")
+    assert roles, "the chart renders no Role or ClusterRole"
+    found = {doc["metadata"]["name"]: wildcards(doc["rules"]) for doc in roles}
+    assert {name: rules for name, rules in found.items() if rules} == {}
+
+
+def test_namespaced_mode_renders_a_role_per_namespace(helm: Helm, tmp_path: Path) -> None:
+    values = {"rbac": {"clusterWide": False}, "watchNamespaces": ["team-a", "team-b"]}
+    docs = render(helm, tmp_path, values)
+    roles = sorted(doc["metadata"]["namespace"] for doc in of_kind(docs, "Role"))
+    bindings = sorted(doc["metadata"]["namespace"] for doc in of_kind(docs, "RoleBinding"))
+    cluster_resources = {
+        resource
+        for doc in of_kind(docs, "ClusterRole")
+        for rule in doc["rules"]
+        for resource in rule["resources"]
+    }
+    assert roles == ["team-a", "team-b"]
+    assert bindings == ["team-a", "team-b"]
+    assert cluster_resources == {"namespaces", "customresourcedefinitions"}
+
+
+def test_namespaced_mode_without_namespaces_is_refused(helm: Helm, tmp_path: Path) -> None:
+    path = values_file(tmp_path, {"rbac": {"clusterWide": False}})
+    result = helm.run("template", "rel", str(CHART), "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "watchNamespaces" in result.stderr
+
+
+def test_schema_rejects_bad_values(helm: Helm, tmp_path: Path) -> None:
+    path = values_file(tmp_path, {"operator": {"logFormat": "xml"}})
+    result = helm.run("template", "rel", str(CHART), "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "logFormat" in result.stderr
+
+
+def test_several_replicas_turn_on_peering(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"replicaCount": 2})
+    env = env_of(the_container(docs))
+    peerings = of_kind(docs, "ClusterKopfPeering")
+    assert [p["metadata"]["name"] for p in peerings] == [env["OPERATOR_PEERING"]["value"]]
+    assert the_deployment(docs)["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_namespaced_peering_has_one_object_per_namespace(helm: Helm, tmp_path: Path) -> None:
+    values = {
+        "rbac": {"clusterWide": False},
+        "watchNamespaces": ["team-a", "team-b"],
+        "peering": {"enabled": True, "name": "kapacitor"},
+    }
+    peerings = of_kind(render(helm, tmp_path, values), "KopfPeering")
+    assert sorted((p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings) == [
+        ("team-a", "kapacitor"),
+        ("team-b", "kapacitor"),
+    ]
+
+
+def test_service_monitor_is_opt_in(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"metrics": {"serviceMonitor": {"enabled": True}}})
+    (monitor,) = of_kind(docs, "ServiceMonitor")
+    (service,) = of_kind(docs, "Service")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+
+
+# --- install ------------------------------------------------------------------------------
+
+
+def pods_of(cp: ControlPlane, release: Release) -> list[Doc]:
+    out = cp.kubectl(
+        "get",
+        "pods",
+        "-n",
+        release.namespace,
+        "-l",
+        f"app.kubernetes.io/instance={release.name}",
+        "-o",
+        "json",
+    ).stdout
+    items: list[Doc] = yaml.safe_load(out)["items"]
+    return items
+
+
+def test_cluster_wide_install_succeeds(
+    control_plane: ControlPlane,
+    cluster_helm: Helm,
+    cluster_wide: tuple[Release, subprocess.CompletedProcess[str]],
+) -> None:
+    release, _ = cluster_wide
+    status = cluster_helm.run("status", release.name, "-n", release.namespace, "-o", "json")
+    assert yaml.safe_load(status.stdout)["info"]["status"] == "deployed"
+
+
+def test_cluster_wide_pods_pass_restricted_pod_security(
+    control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = cluster_wide
+    # No kubelet: the Pods stay Pending, but they exist only if admission accepted them.
+    assert wait_until(lambda: len(pods_of(control_plane, release)) == 2, timeout=60.0), (
+        control_plane.kubectl("get", "events", "-n", release.namespace, check=False).stdout
+    )
+
+
+def test_cluster_wide_install_creates_the_peering_object(
+    control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = cluster_wide
+    result = control_plane.kubectl("get", "clusterkopfpeering", release.fullname, "-o", "name")
+    assert result.stdout.strip() == f"clusterkopfpeering.kopf.dev/{release.fullname}"
+
+
+def test_install_prints_the_crd_upgrade_notes(
+    cluster_wide: tuple[Release, subprocess.CompletedProcess[str]],
+) -> None:
+    _, result = cluster_wide
+    assert "kubectl apply --server-side" in result.stdout
+
+
+def test_documented_crd_upgrade_applies_over_helm_installed_crds(
+    control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    result = control_plane.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")
+    )
+    assert result.stdout.count("serverside-applied") == 2
+
+
+def test_cluster_wide_rbac_allows_what_the_operator_does(
+    control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = cluster_wide
+    tenant = release.unwatched[0]
+    peering = [
+        ("list", "clusterkopfpeerings.kopf.dev", ""),
+        ("watch", "clusterkopfpeerings.kopf.dev", ""),
+        ("patch", f"clusterkopfpeerings.kopf.dev/{release.fullname}", ""),
+    ]
+    assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE, tenant) == []
+    assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE, None) == []
+    assert denied(control_plane, release.subject, NEEDED_CLUSTER + peering, None) == []
+
+
+def test_cluster_wide_rbac_denies_the_rest(
+    control_plane: ControlPlane,
+    cluster_wide: tuple[Release, subprocess.CompletedProcess[str]],
+    unrelated_crd: str,
+) -> None:
+    release, _ = cluster_wide
+    tenant = release.unwatched[0]
+    others = [
+        *DENIED_CLUSTER,
+        *on_unrelated_crd(unrelated_crd),
+        ("patch", "clusterkopfpeerings.kopf.dev/someone-else", ""),
+    ]
+    assert allowed(control_plane, release.subject, DENIED_IN_NAMESPACE, tenant) == []
+    assert allowed(control_plane, release.subject, DENIED_IN_NAMESPACE, release.namespace) == []
+    assert allowed(control_plane, release.subject, others, None) == []
+
+
+def test_namespaced_install_succeeds(
+    control_plane: ControlPlane,
+    cluster_helm: Helm,
+    namespaced: tuple[Release, subprocess.CompletedProcess[str]],
+) -> None:
+    release, _ = namespaced
+    status = cluster_helm.run("status", release.name, "-n", release.namespace, "-o", "json")
+    deployment = control_plane.kubectl(
+        "get", "deployment", release.fullname, "-n", release.namespace, "-o", "json"
+    ).stdout
+    env = env_of(yaml.safe_load(deployment)["spec"]["template"]["spec"]["containers"][0])
+    assert yaml.safe_load(status.stdout)["info"]["status"] == "deployed"
+    assert env["OPERATOR_NAMESPACES"]["value"] == ",".join(release.watched)
+
+
+def test_namespaced_install_creates_a_peering_object_per_namespace(
+    control_plane: ControlPlane, namespaced: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = namespaced
+    found = [
+        control_plane.kubectl(
+            "get", "kopfpeering", release.fullname, "-n", ns, "-o", "name", check=False
+        ).stdout.strip()
+        for ns in release.watched
+    ]
+    assert found == [f"kopfpeering.kopf.dev/{release.fullname}"] * len(release.watched)
+
+
+def test_namespaced_rbac_allows_what_the_operator_does(
+    control_plane: ControlPlane, namespaced: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = namespaced
+    for ns in release.watched:
+        peering = [
+            ("list", "kopfpeerings.kopf.dev", ""),
+            ("watch", "kopfpeerings.kopf.dev", ""),
+            ("patch", f"kopfpeerings.kopf.dev/{release.fullname}", ""),
+        ]
+        assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE + peering, ns) == []
+    assert denied(control_plane, release.subject, NEEDED_CLUSTER, None) == []
+
+
+def test_namespaced_rbac_denies_unwatched_namespaces(
+    control_plane: ControlPlane, namespaced: tuple[Release, subprocess.CompletedProcess[str]]
+) -> None:
+    release, _ = namespaced
+    everything = NEEDED_IN_NAMESPACE + DENIED_IN_NAMESPACE
+    for ns in (*release.unwatched, release.namespace):
+        assert allowed(control_plane, release.subject, everything, ns) == []
+    # Nothing namespaced is granted across all namespaces either.
+    assert allowed(control_plane, release.subject, everything, None) == []
+
+
+def test_namespaced_rbac_denies_the_rest_in_watched_namespaces(
+    control_plane: ControlPlane,
+    namespaced: tuple[Release, subprocess.CompletedProcess[str]],
+    unrelated_crd: str,
+) -> None:
+    release, _ = namespaced
+    others = [
+        *DENIED_IN_NAMESPACE,
+        *on_unrelated_crd(unrelated_crd),
+        ("patch", "kopfpeerings.kopf.dev/someone-else", ""),
+    ]
+    for ns in release.watched:
+        assert allowed(control_plane, release.subject, others, ns) == []
+    cluster = [*DENIED_CLUSTER, ("list", "clusterkopfpeerings.kopf.dev", "")]
+    assert allowed(control_plane, release.subject, cluster, None) == []
+
+
+def test_upgrade_to_more_replicas_keeps_the_release_healthy(
+    control_plane: ControlPlane,
+    cluster_helm: Helm,
+    namespaced: tuple[Release, subprocess.CompletedProcess[str]],
+) -> None:
+    release, _ = namespaced
+    cluster_helm.run(
+        "upgrade",
+        release.name,
+        str(CHART),
+        "-n",
+        release.namespace,
+        "--reuse-values",
+        "--set",
+        "replicaCount=2",
+        "--timeout=2m",
+    )
+    deployment = yaml.safe_load(
+        control_plane.kubectl(
+            "get", "deployment", release.fullname, "-n", release.namespace, "-o", "json"
+        ).stdout
+    )
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
