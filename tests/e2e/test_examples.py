@@ -286,3 +286,24 @@ def test_metrics_are_scraped(
     assert "kapacitor_operator_kapacitor_request_duration_seconds_bucket" in text
     assert 'endpoint="tasks/{id}"' in text
     assert kube.ns not in text, "no namespace or task name in any label"
+
+
+def test_json_logs_carry_no_secrets(
+    control_plane: ControlPlane, kube: Kube, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    with make_operator(
+        control_plane,
+        kube.ns,
+        emulator.base_url,
+        tmp_path / "op",
+        OPERATOR_LOG_FORMAT="json",
+        KAPACITOR_PASSWORD="default-secret-pw",
+        KAPACITOR_USERNAME="operator",
+    ) as op:
+        kube.apply(example("01-stream-alert.yaml", cpu_alert=f"{kube.ns}-json"))
+        kube.kubectl_wait("kapacitortask", "cpu-alert", "Ready")
+        lines = [line for line in op.log_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(records) >= 3, lines[:5]
+    assert all("message" in r for r in records)
+    assert "default-secret-pw" not in "\n".join(lines)
