@@ -63,7 +63,12 @@ class Settings:
 def _convert(name: str, raw: str) -> Any:
     default = Settings.__dataclass_fields__[name].default
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        if word in {"1", "true", "yes", "on"}:
+            return True
+        if word in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"not a boolean: {raw!r} (use true or false)")
     if isinstance(default, int):
         return int(raw)
     if isinstance(default, float):

@@ -166,3 +166,26 @@ async def test_flux_changed_behind_our_back_is_restored() -> None:
     out = await sync(fake, make_task(FLUX, first.status.dump()))
     assert "from(bucket" in fake.fluxes[out.status.taskID]["flux"]
     assert c.DRIFT_REPAIRED in [e.reason for e in out.events]
+
+
+async def test_flux_syntax_error_on_patch_is_permanent() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(FLUX))
+    fake.fail_with = KapacitorUnavailable(
+        "failed to update task: error @1:5-1:6: got unexpected token",
+        status=500,
+        code="internal error",
+    )
+    # Reads must still work for the failure to come from the PATCH.
+    original = fake._call
+
+    def only_patch_fails(name: str, key: str) -> None:
+        if name == "patch_flux_task":
+            original(name, key)
+        else:
+            fake.calls.append((name, key))
+
+    fake._call = only_patch_fails  # type: ignore[method-assign]
+    out = await sync(fake, make_task({**FLUX, "flux": "from(("}, first.status.dump(), 2))
+    assert out.retry == "permanent"
+    assert ready(out) == ("False", c.REJECTED)

@@ -95,7 +95,12 @@ class KapacitorClient:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TimeoutException as exc:
                 self._observe(endpoint, method, "timeout", started)
-                last = KapacitorUnavailable(f"timed out: {type(exc).__name__}", endpoint=endpoint)
+                last = KapacitorUnavailable(
+                    f"timed out: {type(exc).__name__}",
+                    endpoint=endpoint,
+                    # No connection was made (or none was free): the request never left.
+                    never_sent=isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
+                )
                 last.__cause__ = exc
                 continue
             except httpx.TransportError as exc:

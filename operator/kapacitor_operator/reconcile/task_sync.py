@@ -266,5 +266,22 @@ async def _sync_flux(
         changes["status"] = "active" if desired.enabled else "inactive"
     if changes:
         writes.count += 1
-        server = await client.patch_flux_task(server.id, changes)
+        try:
+            server = await client.patch_flux_task(server.id, changes)
+        except KapacitorUnavailable as exc:
+            raise _flux_syntax_error(exc) or exc from exc
     return server
+
+
+def _flux_syntax_error(exc: KapacitorUnavailable) -> KapacitorRejected | None:
+    """Kapacitor answers a syntax error in PATCHed Flux with a 500 (`internal error`):
+    that is the user's script, not an outage, so it must not be retried forever."""
+    if (
+        exc.status == 500
+        and exc.code == "internal error"
+        and exc.message.startswith("failed to update task:")
+    ):
+        return KapacitorRejected(
+            exc.message, status=exc.status, code=exc.code, endpoint=exc.endpoint
+        )
+    return None
