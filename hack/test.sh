@@ -14,6 +14,10 @@ section "test binaries (etcd, kube-apiserver, kube-controller-manager, kubectl, 
 KAPACITOR_OPERATOR_TEST_BIN="$(hack/provision.sh | tail -n 1)"
 export KAPACITOR_OPERATOR_TEST_BIN
 
+section "real kapacitord v1.8.3 for the contract tests (cold build ~9 min, then cached)"
+KAPACITORD_BIN="$(hack/provision-kapacitord.sh | tail -n 1)"
+export KAPACITORD_BIN
+
 section "static checks"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
