@@ -189,3 +189,19 @@ async def test_flux_syntax_error_on_patch_is_permanent() -> None:
     out = await sync(fake, make_task({**FLUX, "flux": "from(("}, first.status.dump(), 2))
     assert out.retry == "permanent"
     assert ready(out) == ("False", c.REJECTED)
+
+
+async def test_task_disabled_behind_our_back_is_reenabled_with_event() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.ticks["ns.t"]["status"] = "disabled"
+    out = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert fake.ticks["ns.t"]["status"] == "enabled"
+    assert [e.reason for e in out.events] == [c.DRIFT_REPAIRED]
+
+
+async def test_spec_disable_is_not_reported_as_drift() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    out = await sync(fake, make_task(tick_spec(enabled=False), first.status.dump(), 2))
+    assert out.events == []

@@ -177,11 +177,34 @@ async def _sync_tick(
             await client.patch_task(desired.task_id, {"status": "disabled"})
             server = await client.patch_task(desired.task_id, {"status": "enabled"})
     if server.enabled != desired.enabled:
+        _note_status_drift(task, desired, writes, server.status)
         writes.count += 1
         server = await client.patch_task(
             desired.task_id, {"status": "enabled" if desired.enabled else "disabled"}
         )
     return server
+
+
+def _note_status_drift(
+    task: KapacitorTask, desired: DesiredTick | DesiredFlux, writes: _Writes, found: str
+) -> None:
+    """An Event when the task's status was changed in Kapacitor, not by a spec change."""
+    previous = c.get_condition(task.status.conditions, c.READY)
+    if (
+        task.status.definitionHash == desired.definition_hash
+        and previous is not None
+        and previous.observedGeneration == task.generation
+        and task.status.status
+        and task.status.status != found
+    ):
+        writes.notes.append(
+            EventNote(
+                "Warning",
+                c.DRIFT_REPAIRED,
+                f"Task was set {found} in Kapacitor; restored "
+                f"{'enabled' if desired.enabled else 'disabled'}.",
+            )
+        )
 
 
 async def _create_tick(desired: DesiredTick, client: KapacitorClient, writes: _Writes) -> TickTask:
@@ -263,6 +286,7 @@ async def _sync_flux(
         changes["flux"] = desired.flux
         changes["description"] = desired.description
     if server.active != desired.enabled:
+        _note_status_drift(task, desired, writes, server.status)
         changes["status"] = "active" if desired.enabled else "inactive"
     if changes:
         writes.count += 1
