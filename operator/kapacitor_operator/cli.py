@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import sys
 
 from kapacitor_operator import __version__
@@ -40,8 +41,11 @@ def _run(argv: list[str]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     registry = build_registry(settings)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    # Equal priorities make kopf pause every replica: draw one unless configured.
+    priority = settings.peering_priority or random.randint(1, 2**31 - 1)
     kopf.run(
         registry=registry,
+        priority=priority,
         standalone=args.standalone or not settings.peering,
         peering_name=settings.peering or None,
         clusterwide=settings.cluster_wide,

@@ -14,6 +14,7 @@ from kapacitor_operator.models.status import Condition
 READY = "Ready"
 SYNCED = "Synced"
 STALLED = "Stalled"
+RECONCILING = "Reconciling"
 SUCCEEDED = "Succeeded"
 
 # --- KapacitorTask reasons -------------------------------------------------------------

@@ -29,6 +29,7 @@ ENV = {
     "health_port": "OPERATOR_HEALTH_PORT",
     "metrics_port": "OPERATOR_METRICS_PORT",
     "peering": "OPERATOR_PEERING",
+    "peering_priority": "OPERATOR_PEERING_PRIORITY",
     "worker_limit": "OPERATOR_WORKER_LIMIT",
 }
 
@@ -53,6 +54,8 @@ class Settings:
     health_port: int = 8080
     metrics_port: int = 9090
     peering: str = ""
+    # kopf pauses every operator of equal priority: 0 draws a random one at start-up.
+    peering_priority: int = 0
     worker_limit: int = 0
 
     @property

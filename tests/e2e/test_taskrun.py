@@ -197,11 +197,12 @@ def test_operator_killed_mid_attempt_neither_loses_nor_doubles(
         [{"status": "success", "durationMs": 8000}, {"status": "success", "durationMs": 200}],
     )
     taskrun(kube, "survivor", taskRef={"name": "job"}, retry={"limit": 2, "delays": ["1s"]})
+    # Kill once the run is in flight in Kapacitor (its ID captured), not merely recorded.
     kube.wait_for(
         "taskrun",
         "survivor",
-        lambda o: (o.get("status") or {}).get("phase") == "Running",
-        what="running",
+        lambda o: bool(((o.get("status") or {}).get("attempts") or [{}])[0].get("externalID")),
+        what="run in flight",
     )
     operator.stop(kill=True)  # as a crash: no cleanup, the connection just drops
     operator.start()

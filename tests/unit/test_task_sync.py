@@ -120,6 +120,8 @@ async def test_errors_become_conditions(
     assert synced is not None
     assert (synced.status, synced.reason) == ("False", reason)
     assert (c.get_condition(out.status.conditions, c.STALLED) is not None) == stalled
+    # kstatus: a transient failure on a new spec is "in progress" (Reconciling).
+    assert (c.get_condition(out.status.conditions, c.RECONCILING) is not None) == (not stalled)
     assert out.events[0].reason == reason
 
 
@@ -132,6 +134,7 @@ async def test_unavailable_keeps_ready_true_for_same_generation() -> None:
     synced = c.get_condition(out.status.conditions, c.SYNCED)
     assert synced is not None
     assert synced.status == "False"
+    assert c.get_condition(out.status.conditions, c.RECONCILING) is None
 
 
 FLUX = {"type": "flux", "flux": 'from(bucket: "b") |> range(start: -1m)', "every": "1m"}

@@ -69,7 +69,21 @@ def status_in_sync(
         now=now,
         generation=gen,
     )
-    st.conditions = c.remove_condition(conds, c.STALLED)
+    conds = c.remove_condition(conds, c.RECONCILING)
+    if ready:
+        conds = c.remove_condition(conds, c.STALLED)
+    else:
+        # Kapacitor holds the task but could not start it: only a person can fix that.
+        conds = c.set_condition(
+            conds,
+            type=c.STALLED,
+            status="True",
+            reason=reason,
+            message=message,
+            now=now,
+            generation=gen,
+        )
+    st.conditions = conds
     return st
 
 
@@ -134,6 +148,9 @@ def status_failed(
         now=now,
         generation=gen,
     )
+    # kstatus (Flux CD, Argo CD's kstatus users) reads Stalled and Reconciling, not Ready.
+    conds = c.remove_condition(conds, c.STALLED)
+    conds = c.remove_condition(conds, c.RECONCILING)
     if stalled:
         conds = c.set_condition(
             conds,
@@ -144,7 +161,15 @@ def status_failed(
             now=now,
             generation=gen,
         )
-    else:
-        conds = c.remove_condition(conds, c.STALLED)
+    elif not still_ready:
+        conds = c.set_condition(
+            conds,
+            type=c.RECONCILING,
+            status="True",
+            reason=reason,
+            message=message,
+            now=now,
+            generation=gen,
+        )
     st.conditions = conds
     return st

@@ -34,12 +34,14 @@ class OperatorProcess:
         namespaces: list[str] | None,
         log_dir: Path,
         env: dict[str, str] | None = None,
+        standalone: bool = True,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.kapacitor_url = kapacitor_url
         self.namespaces = namespaces
         self.log_dir = log_dir
         self.extra_env = env or {}
+        self.standalone = standalone
         self.health_port = 0
         self.metrics_port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -84,7 +86,8 @@ class OperatorProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kapacitor_operator", "run", "--standalone"],
+            [sys.executable, "-m", "kapacitor_operator", "run"]
+            + (["--standalone"] if self.standalone else []),
             env=self.environment(),
             stdout=self._log,
             stderr=subprocess.STDOUT,

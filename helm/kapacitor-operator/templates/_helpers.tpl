@@ -1,0 +1,158 @@
+{{/*
+Names, labels and the RBAC rules shared by the templates.
+*/}}
+
+{{- define "kapacitor-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: <release>-<chart>, or just the release name when it already holds the chart
+name. Truncated to 63 characters (the DNS label limit) because some names end up as
+labels.
+*/}}
+{{- define "kapacitor-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kapacitor-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kapacitor-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kapacitor-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kapacitor-operator.labels" -}}
+helm.sh/chart: {{ include "kapacitor-operator.chart" . }}
+{{ include "kapacitor-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "kapacitor-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kapacitor-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "kapacitor-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Peering is on when asked for, and always with more than one replica: without it several
+Pods would handle the same objects at once.
+*/}}
+{{- define "kapacitor-operator.peeringEnabled" -}}
+{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{- define "kapacitor-operator.peeringName" -}}
+{{- default (include "kapacitor-operator.fullname" .) .Values.peering.name }}
+{{- end }}
+
+{{/*
+The namespaces served in namespaced mode, validated: the mode needs at least one.
+*/}}
+{{- define "kapacitor-operator.watchNamespaces" -}}
+{{- if not .Values.rbac.clusterWide }}
+{{- if not .Values.watchNamespaces }}
+{{- fail "rbac.clusterWide=false needs watchNamespaces: the namespaces the operator serves" }}
+{{- end }}
+{{- join "," (uniq .Values.watchNamespaces) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules the operator needs inside every namespace it serves. The same list becomes a
+ClusterRole (cluster-wide mode) or a Role per watched namespace (namespaced mode).
+Each rule names the code that needs it; no wildcards, only the verbs used.
+*/}}
+{{- define "kapacitor-operator.namespacedRules" -}}
+# kopf watches KapacitorTasks and patches finalizers/annotations; a TaskRun reads its
+# target task (get).
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitortasks"]
+  verbs: ["get", "list", "watch", "patch"]
+# kopf watches TaskRuns and patches finalizers/annotations; the operator creates retry
+# TaskRuns, lists them by label for pruning and deletes expired ones (TTL, history).
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["taskruns"]
+  verbs: ["list", "watch", "patch", "create", "delete"]
+# Status is written through the status subresource only.
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitortasks/status", "taskruns/status"]
+  verbs: ["patch"]
+# Owned Jobs and TaskRuns carry blockOwnerDeletion; clusters with the
+# OwnerReferencesPermissionEnforcement admission plugin require update on the owner's
+# finalizers subresource for that.
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitortasks/finalizers", "taskruns/finalizers"]
+  verbs: ["update"]
+# Job-backed TaskRuns: one Job per attempt (create), watched by label (list, watch),
+# re-read while waiting (get) and deleted on cancel (delete).
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+# The termination state of a finished Job's Pod (exit code, message).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+# spec.scriptFrom.configMapKeyRef.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
+# spec.kapacitor.credentialsSecretRef: read by name, never listed or watched.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+# kopf posts Events about the objects it handles (POST only).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
+
+{{/*
+Cluster-scoped reads of kopf itself: which namespaces exist and which CRDs are served.
+*/}}
+{{- define "kapacitor-operator.observerRules" -}}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+{{- end }}
+
+{{/*
+kopf peering: watch the peering objects and patch keep-alives into the status of ours
+(patch is limited to its name; kopf lists without a field selector, so list/watch cannot
+be). Call with (dict "resource" "kopfpeerings" "name" <peering name>).
+*/}}
+{{- define "kapacitor-operator.peeringRules" -}}
+- apiGroups: ["kopf.dev"]
+  resources: [{{ .resource | quote }}]
+  verbs: ["list", "watch"]
+- apiGroups: ["kopf.dev"]
+  resources: [{{ .resource | quote }}]
+  resourceNames: [{{ .name | quote }}]
+  verbs: ["patch"]
+{{- end }}
