@@ -1,4 +1,5 @@
-"""KapacitorTask status: Kapacitor's view copied in, plus Ready / Synced / Stalled conditions."""
+"""KapacitorTask status: Kapacitor's view copied in, plus Ready, Synced and the kstatus
+conditions (Reconciling, Stalled)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,30 @@ from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
     return prev.model_copy(deep=True)
+
+
+class _Conditions:
+    """Condition edits for one status at one moment, for one generation."""
+
+    def __init__(self, st: KapacitorTaskStatus, now: str, generation: int) -> None:
+        self.items = list(st.conditions or [])
+        self.now = now
+        self.generation = generation
+
+    def set(self, type: str, status: c.Status, reason: str, message: str) -> None:
+        self.items = c.set_condition(
+            self.items,
+            type=type,
+            status=status,
+            reason=reason,
+            message=message,
+            now=self.now,
+            generation=self.generation,
+        )
+
+    def drop(self, *types: str) -> None:
+        for type in types:
+            self.items = c.remove_condition(self.items, type)
 
 
 def status_in_sync(
@@ -51,39 +76,16 @@ def status_in_sync(
             ready, reason, message = True, c.ACTIVE, "Flux task is active and scheduled."
         else:
             ready, reason, message = True, c.DISABLED, "Flux task is inactive, as declared."
-    conds = c.set_condition(
-        st.conditions,
-        type=c.READY,
-        status="True" if ready else "False",
-        reason=reason,
-        message=message,
-        now=now,
-        generation=gen,
-    )
-    conds = c.set_condition(
-        conds,
-        type=c.SYNCED,
-        status="True",
-        reason=c.SYNCED_OK,
-        message=f"Kapacitor at {url} matches the spec.",
-        now=now,
-        generation=gen,
-    )
-    conds = c.remove_condition(conds, c.RECONCILING)
+    conds = _Conditions(st, now, gen)
+    conds.set(c.READY, "True" if ready else "False", reason, message)
+    conds.set(c.SYNCED, "True", c.SYNCED_OK, f"Kapacitor at {url} matches the spec.")
+    conds.drop(c.RECONCILING)
     if ready:
-        conds = c.remove_condition(conds, c.STALLED)
+        conds.drop(c.STALLED)
     else:
         # Kapacitor holds the task but could not start it: only a person can fix that.
-        conds = c.set_condition(
-            conds,
-            type=c.STALLED,
-            status="True",
-            reason=reason,
-            message=message,
-            now=now,
-            generation=gen,
-        )
-    st.conditions = conds
+        conds.set(c.STALLED, "True", reason, message)
+    st.conditions = conds.items
     return st
 
 
@@ -128,48 +130,18 @@ def status_failed(
         and desired_hash == st.definitionHash
         and not stalled
     )
-    conds = st.conditions or []
+    conds = _Conditions(st, now, gen)
     if not still_ready:
-        conds = c.set_condition(
-            conds,
-            type=c.READY,
-            status="False" if stalled else ready_when_transient,
-            reason=reason,
-            message=message,
-            now=now,
-            generation=gen,
-        )
-    conds = c.set_condition(
-        conds,
-        type=c.SYNCED,
-        status="False",
-        reason=reason,
-        message=message,
-        now=now,
-        generation=gen,
-    )
-    # kstatus (Flux CD, Argo CD's kstatus users) reads Stalled and Reconciling, not Ready.
-    conds = c.remove_condition(conds, c.STALLED)
-    conds = c.remove_condition(conds, c.RECONCILING)
+        conds.set(c.READY, "False" if stalled else ready_when_transient, reason, message)
+    conds.set(c.SYNCED, "False", reason, message)
+    # kstatus (Flux CD's wait) reads Stalled and Reconciling, not Ready.
     if stalled:
-        conds = c.set_condition(
-            conds,
-            type=c.STALLED,
-            status="True",
-            reason=reason,
-            message=message,
-            now=now,
-            generation=gen,
-        )
+        conds.drop(c.RECONCILING)
+        conds.set(c.STALLED, "True", reason, message)
     elif not still_ready:
-        conds = c.set_condition(
-            conds,
-            type=c.RECONCILING,
-            status="True",
-            reason=reason,
-            message=message,
-            now=now,
-            generation=gen,
-        )
-    st.conditions = conds
+        conds.drop(c.STALLED)
+        conds.set(c.RECONCILING, "True", reason, message)
+    else:
+        conds.drop(c.STALLED, c.RECONCILING)
+    st.conditions = conds.items
     return st
