@@ -392,9 +392,10 @@ async def test_patch_flux_task_writes_options(client: KapacitorClient, uid: str)
     task = await client.create_flux_task(flux_script(f"n_{uid}"))
     patched = await client.patch_flux_task(task.id, {"every": "2h", "offset": "5m"})
     assert (patched.every, patched.offset) == ("2h", "5m")
+    # The real kapacitord and the emulator agree on this layout (tests/integration/contract).
     assert patched.flux == (
-        f'option task = {{name: "n_{uid}", every: 2h, offset: 5m}}\n'
-        'from(bucket: "telegraf")\n    |> range(start: -1h)\n    |> yield()'
+        f'option task = {{name: "n_{uid}", every: 2h, offset: 5m}}\n\n'
+        'from(bucket: "telegraf") |> range(start: -1h) |> yield()\n'
     )
     assert patched.updated_at
     fetched = await client.get_flux_task(task.id)

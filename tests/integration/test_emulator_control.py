@@ -329,7 +329,8 @@ def test_patch_of_inactive_task_reschedules_it(emulator: EmulatorHandle, api: ht
     task_id = flux_task(api)
     api.patch(f"{FLUX}/{task_id}", json={"status": "inactive"})
     assert _on_scheduler(emulator, task_id) is False
-    api.patch(f"{FLUX}/{task_id}", json={"description": "still inactive"})
+    # Any PATCH of an inactive task triggers it (a description-only PATCH is a 400).
+    api.patch(f"{FLUX}/{task_id}", json={"status": "inactive"})
     assert _on_scheduler(emulator, task_id) is True  # the vendored bug
     emulator.set_clock_offset(2 * 3_600_000)
     started = emulator.scheduler_tick()

@@ -49,11 +49,18 @@ def _json_segment(segment: str) -> dict[str, Any]:
 
 
 def _claims_error(claims: dict[str, Any], now: float) -> str:
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool) and now > int(exp):
+    """jwt-go's ``MapClaims.Valid``: a numeric ``exp``/``nbf`` of 0 counts as unset."""
+
+    def number(key: str) -> int:
+        value = claims.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value)
+        return 0
+
+    exp, nbf = number("exp"), number("nbf")
+    if exp and now > exp:
         return "Token is expired"
-    nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and not isinstance(nbf, bool) and now < int(nbf):
+    if nbf and now < nbf:
         return "Token is not valid yet"
     return ""
 
@@ -83,7 +90,9 @@ def verify_jwt(token: str, secret: str, now: datetime) -> str:
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= 0:
         raise AuthError("token expiration required")
     username = claims.get("username")
-    if not isinstance(username, str) or not username:
+    if not isinstance(username, str):
+        raise AuthError("username in token must be a string")
+    if not username:
         raise AuthError("token must contain a username")
     return username
 

@@ -1,10 +1,18 @@
 """The Kapacitor API front door: request log, faults, path cleaning, auth, routing.
 
-Order per request, as in Kapacitor (plus the emulator's knobs in front): record the
-request for ``/emulator/v1/requests``; apply injected latency and errors; redirect
-unclean paths (``//``, ``.``, ``..``) with a 301 as Go's ServeMux does; authenticate when
-auth is on (ping and the 404 catch-all included); route to the native or the Flux
-handlers. Every response carries ``X-Kapacitor-Version`` and ``Request-Id``.
+Order per request, as in Kapacitor's httpd (plus the emulator's knobs in front): record
+the request for ``/emulator/v1/requests``; apply injected latency and errors; redirect
+unclean paths (``//``, ``.``, ``..``) with a bare 301 as its ServeMux does (no version or
+request-id header); answer every OPTIONS request with an empty 200 (its CORS wrapper
+returns before auth and before the version header); authenticate when auth is on (ping
+and the 404 catch-all included); route to the native or the Flux handlers.
+
+The Flux task API is mounted for GET, POST, PUT, PATCH and DELETE on
+``/kapacitor/v1/api/v2/tasks`` and below only; anything else is the native catch-all.
+Native responses always carry ``Content-Type: application/json; charset=utf-8`` (204s
+too) and are gzipped when the request's ``Accept-Encoding`` mentions gzip; Flux
+responses never are. Every routed response carries ``X-Kapacitor-Version`` and a
+``Request-Id``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from kapacitor_operator.emulator.auth import authenticate
 from kapacitor_operator.emulator.core import ADMIN_USER, Emulator
 from kapacitor_operator.emulator.gojson import format_rfc3339nano
 from kapacitor_operator.emulator.responses import (
+    JSON_CONTENT_TYPE,
     FluxError,
     NativeError,
     empty,
@@ -34,6 +43,8 @@ from kapacitor_operator.emulator.state import RequestRecord
 log = logging.getLogger(__name__)
 
 BASE = "/kapacitor/v1"
+FLUX_TASKS = f"{BASE}/api/v2/tasks"
+_FLUX_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _COLLECTIONS: dict[str, tuple[dict[str, Handler], dict[str, Handler]]] = {
     f"{BASE}/tasks": (
         {"GET": tick_tasks.list_tasks, "POST": tick_tasks.create_task},
@@ -75,8 +86,20 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
+def is_flux_route(path: str, method: str) -> bool:
+    """Whether Kapacitor hands this request to the Flux task API's router."""
+    flux_path = path == FLUX_TASKS or path.startswith(FLUX_TASKS + "/")
+    return flux_path and method in _FLUX_METHODS
+
+
 async def _route(emu: Emulator, call: Call, query_string: str) -> web.StreamResponse:
     path, method = call.path, call.method
+    if is_flux_route(path, method):
+        try:
+            return await flux_router.route(emu, call, query_string)
+        except flux_router.FluxNotFound:
+            url = call.path + (f"?{query_string}" if query_string else "")
+            return flux_error("not found", f"url not found: {url}: not found")
     if path == f"{BASE}/ping" and method in ("GET", "HEAD"):
         return empty(204)
     for base, (collection, item) in _COLLECTIONS.items():
@@ -85,14 +108,6 @@ async def _route(emu: Emulator, call: Call, query_string: str) -> web.StreamResp
         if path.startswith(base + "/") and method in item:
             call.params = {"id": path[len(base) + 1 :]}
             return await item[method](emu, call)
-    if path == flux_router.PREFIX:
-        return redirect(301, flux_router.PREFIX + "/", method)
-    if path.startswith(flux_router.PREFIX + "/"):
-        try:
-            return await flux_router.route(emu, call, query_string)
-        except flux_router.FluxNotFound:
-            url = call.path + (f"?{query_string}" if query_string else "")
-            return flux_error("not found", f"url not found: {url}: not found")
     return native_error(404, "Not Found")
 
 
@@ -106,15 +121,6 @@ def _faulted(emu: Emulator, path: str) -> bool:
 async def _serve(
     emu: Emulator, request: web.BaseRequest, path: str, query: str
 ) -> web.StreamResponse:
-    faults = emu.state.faults
-    if _faulted(emu, path):
-        if faults.latency_ms > 0:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        if faults.error_rate > 0 and faults.rng.random() < faults.error_rate:
-            return native_error(faults.error_status, "emulated fault")
-    cleaned = clean_path(path)
-    if cleaned != path:
-        return redirect(301, cleaned + (f"?{query}" if query else ""), request.method)
     user = ADMIN_USER
     try:
         if emu.config.auth_enabled:
@@ -132,6 +138,26 @@ async def _serve(
         return flux_error(exc.code, exc.message)
 
 
+def _bare(request: web.BaseRequest, path: str, query: str) -> web.Response | None:
+    """Answers given before Kapacitor's route wrappers: redirects and OPTIONS."""
+    cleaned = clean_path(path)
+    if cleaned != path:
+        return redirect(301, cleaned + (f"?{query}" if query else ""), request.method)
+    if request.method == "OPTIONS":
+        resp = empty(200)
+        resp.headers["Request-Id"] = str(uuid.uuid4())
+        return resp
+    return None
+
+
+def _gzip(resp: web.StreamResponse) -> None:
+    """Go's gzipFilter: the header always; a 204 has no body to compress."""
+    if resp.status == 204:
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp.enable_compression(web.ContentCoding.gzip)
+
+
 async def handle_api(emu: Emulator, request: web.BaseRequest) -> web.StreamResponse:
     """Serve one ``/kapacitor/...`` (or any non-control) request."""
     raw_path, _, query = request.raw_path.partition("?")
@@ -139,8 +165,17 @@ async def handle_api(emu: Emulator, request: web.BaseRequest) -> web.StreamRespo
     record = RequestRecord(request.method, path, query, None, format_rfc3339nano(emu.clock.now()))
     if path.startswith("/kapacitor"):
         emu.state.requests.append(record)
+    faults, faulted = emu.state.faults, _faulted(emu, path)
     try:
-        resp = await _serve(emu, request, path, query)
+        if faulted and faults.latency_ms > 0:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if faulted and faults.error_rate > 0 and faults.rng.random() < faults.error_rate:
+            resp: web.StreamResponse = native_error(faults.error_status, "emulated fault")
+        elif (bare := _bare(request, path, query)) is not None:
+            record.status = bare.status
+            return bare
+        else:
+            resp = await _serve(emu, request, path, query)
     except asyncio.CancelledError:
         record.status = 499
         raise
@@ -148,6 +183,10 @@ async def handle_api(emu: Emulator, request: web.BaseRequest) -> web.StreamRespo
         log.exception("emulator error on %s %s", request.method, path)
         resp = native_error(500, f"emulator error: {exc}")
     record.status = resp.status
+    if not is_flux_route(path, request.method):
+        resp.headers["Content-Type"] = JSON_CONTENT_TYPE
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            _gzip(resp)
     resp.headers["X-Kapacitor-Version"] = emu.config.version
     resp.headers["Request-Id"] = str(uuid.uuid4())
     return resp

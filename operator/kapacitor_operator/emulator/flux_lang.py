@@ -150,6 +150,20 @@ class OptionRecord:
     props: list[tuple[str, str]]
 
 
+def count_task_options(toks: list[Tok]) -> int:
+    """How many top-level ``option task = ...`` statements there are."""
+    code = [t for t in toks if t.kind != "comment"]
+    depth, count = 0, 0
+    for idx, tok in enumerate(code):
+        if depth == 0 and tok.text == "option" and idx + 2 < len(code):
+            count += (code[idx + 1].text, code[idx + 2].text) == ("task", "=")
+        if tok.kind == "punct" and tok.text in _OPEN:
+            depth += 1
+        elif tok.kind == "punct" and tok.text in _CLOSE_NAMES:
+            depth -= 1
+    return count
+
+
 def find_task_option(src: str, toks: list[Tok]) -> OptionRecord | None:
     """Locate ``option task = {...}`` at top level and split its properties."""
     code = [t for t in toks if t.kind != "comment"]

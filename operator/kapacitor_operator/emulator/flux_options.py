@@ -3,7 +3,8 @@
 Mirrors InfluxDB's ``options.FromScriptAST`` / ``Options.Validate`` (as vendored by
 Kapacitor) and ``TaskUpdate.UpdateFlux``: a PATCH that sets ``name``/``every``/``cron``/
 ``offset`` edits the ``option task`` record (``every`` and ``cron`` replace each other, a
-zero ``offset`` removes it) and the whole script comes back reformatted.
+zero ``offset`` removes it) and the whole script comes back reformatted
+(:mod:`~kapacitor_operator.emulator.flux_format`).
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kapacitor_operator.emulator.flux_format import format_flux
 from kapacitor_operator.emulator.flux_lang import (
     DURATION_RE,
     FluxOptionsError,
     FluxSyntaxError,
     check_syntax,
+    count_task_options,
     duration_ns,
     find_task_option,
     flux_string,
-    tokenize,
 )
 
-INDENT = "    "
 _SECOND = 1_000_000_000
 _CRON_DESCRIPTORS = (
     "@yearly",
@@ -62,22 +63,26 @@ class TaskOptions:
         return duration_ns(self.offset) // _SECOND if self.offset else 0
 
 
+def _field_error(key: str) -> FluxOptionsError:
+    return FluxOptionsError(f"failed to parse field '{key}' in task options")
+
+
 def _string_value(key: str, raw: str) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
         return re.sub(r"\\(.)", r"\1", raw[1:-1])
-    raise FluxOptionsError(f"option {key} must be a string literal, got {raw!r}")
+    raise _field_error(key)
 
 
-def _duration_value(key: str, raw: str) -> str:
-    if DURATION_RE.match(raw):
+def _duration_value(key: str, raw: str, *, signed: bool = False) -> str:
+    if DURATION_RE.match(raw) and (signed or not raw.startswith("-")):
         return raw
-    raise FluxOptionsError(f"option {key} must be a duration literal, got {raw!r}")
+    raise _field_error(key)
 
 
 def _int_value(key: str, raw: str) -> int:
-    if re.fullmatch(r"-?\d+", raw):
+    if re.fullmatch(r"\d+", raw):
         return int(raw)
-    raise FluxOptionsError(f"option {key} must be an integer literal, got {raw!r}")
+    raise _field_error(key)
 
 
 def _cron_error(cron: str) -> str:
@@ -101,7 +106,8 @@ def validate(opts: TaskOptions) -> None:
     errs: list[str] = []
     if not opts.name:
         errs.append("name required")
-    if bool(opts.cron) == bool(opts.every):
+    every_given = bool(opts.every) and duration_ns(opts.every) != 0
+    if bool(opts.cron) == every_given:
         errs.append("must specify exactly one of either cron or every")
     elif opts.cron and (why := _cron_error(opts.cron)):
         errs.append("cron invalid: " + why)
@@ -113,40 +119,52 @@ def validate(opts: TaskOptions) -> None:
             errs.append("every option must be expressible as whole seconds")
     if opts.offset and duration_ns(opts.offset) % _SECOND:
         errs.append("offset option must be expressible as whole seconds")
-    if opts.concurrency is not None and opts.concurrency < 1:
-        errs.append("concurrency option must be at least 1")
-    if opts.retry is not None and opts.retry < 1:
-        errs.append("retry option must be at least 1")
+    for key, value, most in (("concurrency", opts.concurrency, 100), ("retry", opts.retry, 10)):
+        if value is not None and value < 1:
+            errs.append(f"{key} must be at least 1")
+        elif value is not None and value > most:
+            errs.append(f"{key} exceeded max of {most}")
     if errs:
         raise FluxOptionsError("invalid options: " + ", ".join(errs))
 
 
 def extract_options(src: str) -> TaskOptions:
-    """Read and validate a script's task options.
+    """Read and validate a script's task options, in ``options.FromScriptAST``'s order.
 
     Raises:
         FluxSyntaxError: the script does not parse.
         FluxOptionsError: options missing or invalid (the text after ``invalid options: ``).
     """
     toks = check_syntax(src)
-    record = find_task_option(src, toks)
-    if record is None:
+    count = count_task_options(toks)
+    if count > 1:
+        raise FluxOptionsError("multiple task options defined")
+    if count == 0:
         raise FluxOptionsError("no task options defined")
+    record = find_task_option(src, toks)
+    if record is None:  # ``option task = <not a record>`` (Kapacitor's message, verbatim)
+        raise FluxOptionsError(
+            'task option expected to be object literal, but found "ObjectExpression"'
+        )
     values = dict(record.props)
     if "name" not in values:
         raise FluxOptionsError("missing required option: name")
+    name = _string_value("name", values["name"])
+    if "every" in values and "cron" in values:
+        raise FluxOptionsError("cannot use both cron and every in task options")
     if "every" not in values and "cron" not in values:
         raise FluxOptionsError("missing required option: cron or every")
-    offset = _duration_value("offset", values["offset"]) if "offset" in values else ""
+    cron = _string_value("cron", values["cron"]) if "cron" in values else ""
+    every = _duration_value("every", values["every"]) if "every" in values else ""
+    offset = _duration_value("offset", values["offset"], signed=True) if "offset" in values else ""
+    ints = {k: _int_value(k, values[k]) for k in ("concurrency", "retry") if k in values}
     opts = TaskOptions(
-        name=_string_value("name", values["name"]),
-        every=_duration_value("every", values["every"]) if "every" in values else "",
-        cron=_string_value("cron", values["cron"]) if "cron" in values else "",
+        name=name,
+        every=every,
+        cron=cron,
         offset="" if not offset or duration_ns(offset) == 0 else offset,
-        concurrency=_int_value("concurrency", values["concurrency"])
-        if "concurrency" in values
-        else None,
-        retry=_int_value("retry", values["retry"]) if "retry" in values else None,
+        concurrency=ints.get("concurrency"),
+        retry=ints.get("retry"),
     )
     validate(opts)
     return opts
@@ -160,9 +178,13 @@ def update_flux(
     cron: str = "",
     offset: str | None = None,
 ) -> str:
-    """Write options into the ``option task`` record and reformat the script.
+    """``TaskUpdate.UpdateFlux``: write options into the ``option task`` record.
 
-    Without options to write, the script is returned unchanged.
+    Existing properties are edited in place (a new ``every`` replaces ``cron`` where it
+    stood, and the other way round), a zero ``offset`` is removed, and missing ones are
+    appended (Kapacitor appends them in Go map order, that is randomly; here in the order
+    name, every, cron, offset). Then the whole script is reformatted. Without anything to
+    write, the script is returned as it is.
 
     Raises:
         FluxSyntaxError: the script does not parse.
@@ -170,58 +192,31 @@ def update_flux(
     """
     toks = check_syntax(src)
     updates: dict[str, str] = {}
-    deletes: set[str] = set()
     if name:
         updates["name"] = flux_string(name)
     if every:
         updates["every"] = every
-        deletes.add("cron")
     if cron:
         updates["cron"] = flux_string(cron)
-        deletes.add("every")
-    if offset is not None:
-        if duration_ns(offset):
-            updates["offset"] = offset
-        else:
-            deletes.add("offset")
-    if not updates and not deletes:
+    drop_offset = offset is not None and not duration_ns(offset)
+    if offset is not None and not drop_offset:
+        updates["offset"] = offset
+    if not updates and not drop_offset:
         return src
     record = find_task_option(src, toks)
     if record is None:
         raise FluxEditError("unable to edit option")
-    props = [(k, updates.pop(k, v)) for k, v in record.props if k not in deletes]
+    props: list[tuple[str, str]] = []
+    for key, value in record.props:
+        if key == "offset" and drop_offset:
+            continue
+        if key in ("every", "cron") and key not in updates:
+            other = "cron" if key == "every" else "every"
+            key = other if other in updates else key
+        props.append((key, updates.pop(key, value)))
     props += list(updates.items())
     text = "option task = {" + ", ".join(f"{k}: {v}" for k, v in props) + "}"
-    return reformat(src[: record.start] + text + src[record.end :])
-
-
-def reformat(src: str) -> str:
-    """Deterministic Flux layout: one space between tokens on a line, each top-level
-    ``|>`` on its own line indented once, at most one blank line, no trailing blanks.
-
-    Raises:
-        FluxSyntaxError: an unterminated string.
-    """
-    out: list[str] = []
-    depth, prev_end, after_pipe = 0, 0, False
-    for tok in tokenize(src):
-        gap = src[prev_end : tok.start]
-        is_pipe = tok.kind == "punct" and tok.text == "|>"
-        if is_pipe and depth == 0:
-            out.append("\n" + INDENT)
-        elif "\n" in gap and out:
-            indent = gap.rsplit("\n", 1)[1].replace("\t", INDENT) if depth else ""
-            out.append("\n" * min(gap.count("\n"), 2) + indent)
-        elif (gap or after_pipe) and out:
-            out.append(" ")
-        out.append(tok.text)
-        after_pipe = is_pipe
-        if tok.kind == "punct" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "punct" and tok.text in ")]}":
-            depth -= 1
-        prev_end = tok.end
-    return "\n".join(line.rstrip() for line in "".join(out).split("\n")).strip()
+    return format_flux(src[: record.start] + text + src[record.end :])
 
 
 __all__ = [
@@ -230,7 +225,6 @@ __all__ = [
     "FluxSyntaxError",
     "TaskOptions",
     "extract_options",
-    "reformat",
     "update_flux",
     "validate",
 ]

@@ -2,17 +2,17 @@
 
 The Flux task API is served by julienschmidt/httprouter inside Kapacitor: an unknown
 path is a Flux-format 404 ``url not found``, a known path with the wrong method is a
-``text/plain`` 405, a trailing slash is redirected (301 for GET, 308 otherwise) and
-OPTIONS is answered with an ``Allow`` header.
+``text/plain`` 405 and a trailing slash is redirected (301 for GET, 308 otherwise).
+(OPTIONS never gets here: Kapacitor's CORS wrapper answers it first.)
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from kapacitor_operator.emulator import flux_runs, flux_tasks
+from kapacitor_operator.emulator import flux_patch, flux_runs, flux_tasks
 from kapacitor_operator.emulator.core import Emulator
-from kapacitor_operator.emulator.responses import empty, redirect, text_plain
+from kapacitor_operator.emulator.responses import redirect, text_plain
 from kapacitor_operator.emulator.routing import Call, Handler
 
 PREFIX = "/kapacitor/v1/api/v2"
@@ -23,7 +23,7 @@ ROUTES: list[tuple[tuple[str, ...], dict[str, Handler]]] = [
         ("tasks", ":id"),
         {
             "GET": flux_tasks.get_task,
-            "PATCH": flux_tasks.patch_task,
+            "PATCH": flux_patch.patch_task,
             "DELETE": flux_tasks.delete_task,
         },
     ),
@@ -74,10 +74,6 @@ async def route(emu: Emulator, call: Call, query_string: str) -> web.StreamRespo
             return redirect(301 if call.method == "GET" else 308, location, call.method)
         raise FluxNotFound()
     handlers, params = found
-    if call.method == "OPTIONS":
-        resp = empty(200)
-        resp.headers["Allow"] = _allow(handlers)
-        return resp
     handler = handlers.get(call.method)
     if handler is None:
         resp = text_plain(405, "Method Not Allowed")

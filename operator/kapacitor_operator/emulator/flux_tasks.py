@@ -1,10 +1,9 @@
 """``/kapacitor/v1/api/v2/tasks[/{id}]``: Flux task CRUD, as InfluxDB 2's task service.
 
 Options (``name``, ``every``, ``cron``, ``offset``) always come from the script's
-``option task`` record: POST ignores them in the body, PATCH writes them into the record
-and reformats the script. DELETE of a missing task is a 404 (not idempotent). The
-scheduler's view (``on_scheduler``) reproduces the vendored bug where any PATCH of an
-inactive task puts it back on the scheduler.
+``option task`` record: POST ignores them in the body, PATCH
+(:mod:`~kapacitor_operator.emulator.flux_patch`) writes them into the record and
+reformats the script. DELETE of a missing task is a 404 (not idempotent).
 """
 
 from __future__ import annotations
@@ -20,17 +19,13 @@ from kapacitor_operator.emulator.flux_body import (
     flux_id,
     go_atoi,
     json_body,
-    optional_int,
     optional_string,
 )
-from kapacitor_operator.emulator.flux_lang import DURATION_RE, duration_ns
 from kapacitor_operator.emulator.flux_options import (
-    FluxEditError,
     FluxOptionsError,
     FluxSyntaxError,
     TaskOptions,
     extract_options,
-    update_flux,
 )
 from kapacitor_operator.emulator.gojson import format_rfc3339, truncate_seconds
 from kapacitor_operator.emulator.ids import new_flux_id
@@ -39,7 +34,7 @@ from kapacitor_operator.emulator.routing import Call
 from kapacitor_operator.emulator.runner import FLUX_BASE, cancel_run
 from kapacitor_operator.emulator.state import FluxTask
 
-_STATUSES = ("active", "inactive")
+STATUSES = ("active", "inactive")
 
 
 def task_json(task: FluxTask) -> dict[str, Any]:
@@ -71,12 +66,12 @@ def task_json(task: FluxTask) -> dict[str, Any]:
     return out
 
 
-def _apply_options(task: FluxTask, opts: TaskOptions) -> None:
+def apply_options(task: FluxTask, opts: TaskOptions) -> None:
     task.name, task.every, task.cron, task.offset = opts.name, opts.every, opts.cron, opts.offset
 
 
 def _status(value: str | None) -> str | None:
-    if value is not None and value not in _STATUSES:
+    if value is not None and value not in STATUSES:
         raise decode_error(f'invalid task status: "{value}"')
     return value
 
@@ -126,7 +121,7 @@ async def list_tasks(emu: Emulator, call: Call) -> web.StreamResponse:
         limit = go_atoi(query["limit"])
         if not 1 <= limit <= 500:
             raise decode_error("limit must be between 1 and 500")
-    status = query.get("status") if query.get("status") in _STATUSES else None
+    status = query.get("status") if query.get("status") in STATUSES else None
     name, user = query.get("name", ""), query.get("user", "")
     found: list[FluxTask] = []
     for task_id in sorted(emu.state.flux_tasks):
@@ -161,79 +156,6 @@ def _find(emu: Emulator, call: Call, prefix: str) -> FluxTask:
 async def get_task(emu: Emulator, call: Call) -> web.StreamResponse:
     """GET /api/v2/tasks/{id}."""
     return flux_json(task_json(_find(emu, call, "failed to find task")))
-
-
-def _duration(body: dict[str, Any], key: str) -> str | None:
-    value = optional_string(body, key, "TaskUpdate")
-    if value is not None and value and not DURATION_RE.match(value):
-        raise decode_error(f"{key}: invalid duration {value!r}")
-    return value or None
-
-
-async def patch_task(emu: Emulator, call: Call) -> web.StreamResponse:
-    """PATCH /api/v2/tasks/{id} → 200."""
-    task_id = flux_id(call.params["id"])
-    body = json_body(await call.body(), "taskmodel.TaskUpdate")
-    flux = optional_string(body, "flux", "TaskUpdate")
-    status = optional_string(body, "status", "TaskUpdate")
-    description = optional_string(body, "description", "TaskUpdate")
-    name = optional_string(body, "name", "TaskUpdate") or ""
-    cron = optional_string(body, "cron", "TaskUpdate") or ""
-    every, offset = _duration(body, "every"), _duration(body, "offset")
-    extra = [optional_int(body, k, "TaskUpdate") for k in ("concurrency", "retry")]
-    options_given = bool(name or cron or every or (offset and duration_ns(offset)))
-    if every and cron:
-        raise decode_error("cannot specify both every and cron")
-    content = (flux, status, description)
-    if all(v is None for v in content) and not options_given and extra == [None, None]:
-        raise decode_error("cannot update task without content")
-    _status(status)
-    task = emu.state.flux_tasks.get(task_id)
-    if task is None:
-        raise FluxError("not found", "failed to update task: task not found")
-    source = flux if flux else task.flux
-    try:
-        edited = update_flux(source, name=name, every=every or "", cron=cron, offset=offset)
-        new_flux = edited if (options_given or offset is not None) else flux
-        opts = extract_options(new_flux) if new_flux is not None else None
-    except (FluxSyntaxError, FluxEditError) as exc:
-        raise FluxError("internal error", f"failed to update task: {exc}") from exc
-    except FluxOptionsError as exc:
-        raise FluxError("invalid", f"failed to update task: invalid options: {exc}") from exc
-    _apply_patch(emu, task, new_flux, opts, status, description)
-    return flux_json(task_json(task))
-
-
-def _apply_patch(
-    emu: Emulator,
-    task: FluxTask,
-    new_flux: str | None,
-    opts: TaskOptions | None,
-    status: str | None,
-    description: str | None,
-) -> None:
-    now = truncate_seconds(emu.clock.now())
-    was_inactive = task.status == "inactive"
-    updated = False
-    if new_flux is not None and opts is not None:
-        task.flux = new_flux
-        _apply_options(task, opts)
-        updated = True
-    if description is not None:
-        task.description = description
-        updated = True
-    if status is not None and status != task.status:
-        task.status = status
-        updated = True
-        if status == "active":
-            # Missed runs are not back-filled after re-activation.
-            task.latest_completed = now
-            task.latest_scheduled = now
-    if updated:
-        task.updated_at = now
-    # Vendored bug (fixed upstream in influxdb#22211): any PATCH of a task that was
-    # already inactive puts it back on the scheduler.
-    task.on_scheduler = task.status == "active" or was_inactive
 
 
 async def delete_task(emu: Emulator, call: Call) -> web.StreamResponse:

@@ -2,9 +2,10 @@
 
 Native routes (TICKscript tasks, templates, auth, 404) answer pretty-printed JSON with
 ``{"error": M, "message": M}`` errors and no trailing newline; the Flux task routes
-(vendored from InfluxDB 2) answer compact JSON plus ``\\n`` and ``{"code", "message"}``
-errors with an ``X-Platform-Error-Code`` header. Handlers raise :class:`NativeError` or
-:class:`FluxError`; the dispatcher turns them into responses here.
+(vendored from InfluxDB 2) answer compact JSON plus ``\\n`` on success, and
+``{"code", "message"}`` errors (compact, no newline) with an ``X-Platform-Error-Code``
+header. Handlers raise :class:`NativeError` or :class:`FluxError`; the dispatcher turns
+them into responses here.
 """
 
 from __future__ import annotations
@@ -77,11 +78,9 @@ def flux_json(value: Any, status: int = 200) -> web.Response:
 
 
 def flux_error(code: str, message: str) -> web.Response:
-    """A Flux API error body with ``X-Platform-Error-Code``."""
+    """A Flux API error body with ``X-Platform-Error-Code`` (no trailing newline)."""
     err = FluxError(code, message)
-    resp = _json_response(
-        err.status, go_dumps({"code": code, "message": message}, pretty=False) + "\n"
-    )
+    resp = _json_response(err.status, go_dumps({"code": code, "message": message}, pretty=False))
     resp.headers["X-Platform-Error-Code"] = code
     return resp
 

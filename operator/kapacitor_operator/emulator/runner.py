@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kapacitor_operator.emulator.core import Emulator
+from kapacitor_operator.emulator.flux_eval import die_error
 from kapacitor_operator.emulator.flux_lang import duration_ns
 from kapacitor_operator.emulator.gojson import format_rfc3339nano, go_quote
 from kapacitor_operator.emulator.ids import new_flux_id
@@ -61,10 +62,13 @@ def run_json(run: Run) -> dict[str, Any]:
     return out
 
 
-def _next_outcome(emu: Emulator, task_id: str) -> Outcome:
-    queue = emu.state.outcomes.get(task_id)
+def _next_outcome(emu: Emulator, task: FluxTask) -> Outcome:
+    """The next queued outcome; else failure for a top-level ``die()``, else success."""
+    queue = emu.state.outcomes.get(task.id)
     if queue:
         return queue.pop(0)
+    if (error := die_error(task.flux)) is not None:
+        return Outcome("failed", error, emu.config.default_run_ms, 0)
     return Outcome("success", "", emu.config.default_run_ms, 0)
 
 
@@ -89,7 +93,7 @@ def queue_manual_run(
         scheduled_for=scheduled_for,
         requested_at=emu.clock.now() if requested else None,
         manual=True,
-        outcome=_next_outcome(emu, task.id),
+        outcome=_next_outcome(emu, task),
     )
     run.log = [LogEvent(run.id, e.time, e.message) for e in (log or [])]
     task.queued.append(run)
@@ -104,7 +108,7 @@ def start_scheduled_run(emu: Emulator, task: FluxTask, scheduled_for: datetime) 
         id=new_flux_id(emu.state.all_run_ids()),
         task_id=task.id,
         scheduled_for=scheduled_for,
-        outcome=_next_outcome(emu, task.id),
+        outcome=_next_outcome(emu, task),
     )
     task.inflight[run.id] = run
     task.latest_scheduled = max(scheduled_for, task.latest_scheduled or scheduled_for)

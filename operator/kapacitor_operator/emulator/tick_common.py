@@ -75,9 +75,18 @@ def resolve_dbrps(
 
 
 def start_error(info: TickScript, dbrps: list[tuple[str, str]]) -> str:
-    """Why starting the task fails (batch query outside its dbrps), or ``""``."""
+    """Why starting the task fails, or ``""``.
+
+    In Kapacitor's order: building each batch ``query`` node checks its schedule, then
+    the queries are checked against the task's dbrps.
+    """
     if info.task_type != "batch":
         return ""
+    for props in info.query_properties:
+        if {"every", "cron"} <= props:
+            return "must not set both 'every' and 'cron' properties"
+        if not props & {"every", "cron"}:
+            return "must define one of 'every' or 'cron'"
     for db, rp in info.batch_sources:
         if (db, rp) not in dbrps:
             return f'batch query is not allowed to request data from "{db}"."{rp}"'
@@ -123,23 +132,15 @@ def vars_json(values: Mapping[str, Var]) -> dict[str, Any]:
 
 
 def declared_vars(info: TickScript) -> dict[str, Var]:
-    """A template's vars: its ``var`` statements with literal or declared types."""
-    zero: dict[str, Any] = {
-        "bool": False,
-        "int": 0,
-        "float": 0,
-        "string": "",
-        "regex": "",
-        "duration": 0,
-        "lambda": "",
-        "list": [],
-        "star": None,
-    }
+    """A template's vars: its ``var`` statements with literal or declared types.
+
+    A var declared with a type and no value has the value ``null``.
+    """
     out: dict[str, Var] = {}
     for decl in info.vars:
         if not decl.type:
             continue
-        value: Any = zero[decl.type]
+        value: Any = None
         if decl.value_tokens:
             value = _literal_value(decl.type, decl.value_tokens[0].text, decl.value_tokens)
         out[decl.name] = Var(decl.type, value, decl.description)

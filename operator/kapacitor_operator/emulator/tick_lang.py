@@ -62,6 +62,8 @@ class TickScript:
     dbrps: list[tuple[str, str]]
     nodes: list[str]
     batch_sources: list[tuple[str, str]]
+    query_properties: list[set[str]] = field(default_factory=list)
+    """For each batch ``query()`` node, the names of its ``.property()`` calls."""
 
     @property
     def task_type(self) -> str:
@@ -214,6 +216,7 @@ def _description(comments: list[str]) -> str:
 
 def _summarize(statements: list[Statement]) -> TickScript:
     info = TickScript(statements, set(), [], [], [], [])
+    props = set[str]()  # properties of the current node
     for stmt in statements:
         toks = stmt.tokens
         if stmt.kind == "dbrp":
@@ -236,6 +239,11 @@ def _summarize(statements: list[Statement]) -> TickScript:
                     info.nodes.append(tok.text)
             elif depth == 0 and prev is not None and prev.kind in (Kind.PIPE, Kind.AT):
                 info.nodes.append(tok.text)
+                props = set[str]()
+                if tok.text == "query" and "batch" in info.sources:
+                    info.query_properties.append(props)
+            elif depth == 0 and prev is not None and prev.kind is Kind.DOT:
+                props.add(tok.text)
             elif tok.kind is Kind.STRING and prev is not None and prev.kind is Kind.LPAREN:
                 info.batch_sources.extend(_query_sources(tok.text))
     return info

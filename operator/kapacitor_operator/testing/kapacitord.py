@@ -4,7 +4,8 @@
 written into a temporary directory: the Flux task API on with
 ``task-run-influxdb = "none"``, no InfluxDB (``[[influxdb]] enabled = false``), usage
 reporting off, every data directory (BoltDB, tasks, replays, load) and the log file inside
-the temporary directory. It waits until ``GET /kapacitor/v1/ping`` answers 204, yields a
+the temporary directory. ``shared_secret=`` turns HTTP authentication on (see
+:func:`render_config`). It waits until ``GET /kapacitor/v1/ping`` answers 204, yields a
 :class:`KapacitordHandle`, and on exit sends SIGTERM, then SIGKILL after a grace period.
 
 A missing binary is an error that names the provisioning script, never a reason to skip.
@@ -13,13 +14,10 @@ A missing binary is an error that names the provisioning script, never a reason 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from .processes import die_with_parent, free_port
 
 #: The Kapacitor version ``hack/provision-kapacitord.sh`` builds.
 KAPACITOR_VERSION = "v1.8.3"
@@ -53,7 +53,6 @@ STOP_GRACE = 15.0
 START_ATTEMPTS = 3
 
 #: From <linux/prctl.h>.
-_PR_SET_PDEATHSIG = 1
 
 
 class KapacitordNotFoundError(RuntimeError):
@@ -105,22 +104,29 @@ def find_kapacitord(env: Mapping[str, str] | None = None) -> Path:
     return max(candidates, key=lambda p: p.stat().st_mtime)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _toml_str(value: str | Path) -> str:
     # A JSON string is a valid TOML basic string for everything a path can hold here.
     return json.dumps(str(value))
 
 
-def render_config(workdir: Path, port: int, *, log_level: str = "INFO") -> str:
-    """The kapacitord TOML config used by :func:`running_kapacitord`."""
+#: Basic credentials for the readiness ping when auth is on (the noauth user service
+#: accepts any user and password).
+PING_AUTH = ("kapacitor-operator-ping", "ping")
+
+
+def render_config(
+    workdir: Path, port: int, *, log_level: str = "INFO", shared_secret: str | None = None
+) -> str:
+    """The kapacitord TOML config used by :func:`running_kapacitord`.
+
+    With ``shared_secret``, ``[http] auth-enabled = true`` and JWTs signed with it are
+    accepted, while ``[auth] enabled = false`` keeps the ``noauth`` user service: every
+    request needs credentials, but any Basic user/password passes. (Real users need
+    ``[auth] enabled = true``, whose user store is an InfluxDB Enterprise meta node.)
+    """
     data = workdir / "data"
     q = _toml_str
+    auth = f"true\n  shared-secret = {q(shared_secret)}" if shared_secret else "false"
     return f"""\
 # Written by kapacitor_operator.testing.kapacitord for a test run.
 hostname = "127.0.0.1"
@@ -129,8 +135,11 @@ data_dir = {q(data)}
 [http]
   bind-address = {q(f"127.0.0.1:{port}")}
   log-enabled = true
-  auth-enabled = false
+  auth-enabled = {auth}
   shutdown-timeout = "2s"
+
+[auth]
+  enabled = false
 
 [replay]
   dir = {q(data / "replay")}
@@ -164,25 +173,6 @@ data_dir = {q(data)}
 [reporting]
   enabled = false
 """
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        return ctypes.CDLL(name, use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: SIGKILL kapacitord if the test process dies without cleaning up."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
@@ -224,7 +214,7 @@ class KapacitordHandle:
 
 def _ping(base_url: str) -> int | None:
     try:
-        return httpx.get(f"{base_url}/kapacitor/v1/ping", timeout=2.0).status_code
+        return httpx.get(f"{base_url}/kapacitor/v1/ping", auth=PING_AUTH, timeout=2.0).status_code
     except httpx.TransportError:
         return None
 
@@ -242,10 +232,12 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
         process.wait(timeout=grace)
 
 
-def _start_once(binary: Path, workdir: Path, timeout: float) -> KapacitordHandle:
-    port = _free_port()
+def _start_once(
+    binary: Path, workdir: Path, timeout: float, shared_secret: str | None
+) -> KapacitordHandle:
+    port = free_port()
     config_path = workdir / "kapacitord.conf"
-    config_path.write_text(render_config(workdir, port))
+    config_path.write_text(render_config(workdir, port, shared_secret=shared_secret))
     log_path = workdir / "kapacitord.log"
     stdout_path = workdir / "kapacitord.out"
     with stdout_path.open("ab") as out:
@@ -258,7 +250,7 @@ def _start_once(binary: Path, workdir: Path, timeout: float) -> KapacitordHandle
             env=_child_env(workdir),
             start_new_session=True,
             # Fork-unsafe in general; this one only calls prctl.
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     handle = KapacitordHandle(
         base_url=f"http://127.0.0.1:{port}",
@@ -297,6 +289,7 @@ def running_kapacitord(
     *,
     workdir: str | Path | None = None,
     start_timeout: float = START_TIMEOUT,
+    shared_secret: str | None = None,
 ) -> Iterator[KapacitordHandle]:
     """Start kapacitord on a free loopback port; stop it (SIGTERM, then kill) on exit.
 
@@ -305,6 +298,8 @@ def running_kapacitord(
         workdir: where config, data and logs go. Default: a new temporary directory,
             removed afterwards (a given ``workdir`` is kept).
         start_timeout: seconds to wait for ping → 204.
+        shared_secret: turn HTTP auth on with this JWT secret and the ``noauth`` user
+            service (any Basic user/password is accepted); see :func:`render_config`.
 
     Raises:
         KapacitordNotFoundError: no binary (the message names the provisioning script).
@@ -324,7 +319,7 @@ def running_kapacitord(
             attempt_dir = base if attempt == 1 else base / f"attempt-{attempt}"
             attempt_dir.mkdir(parents=True, exist_ok=True)
             try:
-                handle = _start_once(exe, attempt_dir, start_timeout)
+                handle = _start_once(exe, attempt_dir, start_timeout, shared_secret)
                 break
             except _ExitedDuringStart as exc:
                 failures.append(f"attempt {attempt}: {exc}")

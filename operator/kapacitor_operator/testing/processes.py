@@ -45,7 +45,7 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec_fn: SIGKILL this child when the thread that forked it exits."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -81,7 +81,7 @@ class Process:
             cwd=cwd,
             start_new_session=True,
             # preexec_fn is fork-unsafe with threads in general; this one only calls prctl.
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     @property
