@@ -54,11 +54,15 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
-    """Our own finalizer and annotation prefix; quiet kopf's own Events."""
+    """Our own finalizer, kopf's bookkeeping in status.kopf; quiet kopf's own Events."""
     kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"
-    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+    # kopf's own bookkeeping lives in status.kopf, so the write after a handler is one
+    # status patch instead of metadata + status (issue 6: latency and bulk figures).
+    kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(
+        field="status.kopf.progress"
+    )
+    kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+        field="status.kopf.last-handled-configuration"
     )
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.watching.server_timeout = 300

@@ -18,7 +18,10 @@ MAX_BACKOFF = 300.0
 
 
 def status_dict(status: BaseModel) -> dict[str, Any]:
-    data: dict[str, Any] = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    """Our status fields; status.kopf belongs to kopf and is never written from here."""
+    data: dict[str, Any] = status.model_dump(
+        by_alias=True, exclude_none=True, exclude={"kopf"}, mode="json"
+    )
     return data
 
 

@@ -57,11 +57,23 @@ class KapacitorClient:
     """Typed calls to one Kapacitor server."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, observer: Observer | None = None, quick_retries: int = 2
+        self,
+        http: httpx.AsyncClient,
+        *,
+        observer: Observer | None = None,
+        quick_retries: int = 2,
+        run_http: httpx.AsyncClient | None = None,
+        max_in_flight: int = 50,
     ) -> None:
         self._http = http
+        # Manual runs and retries hold their connection until the run ends: they get a
+        # pool of their own so long runs never starve ordinary calls.
+        self._run_http = run_http or http
         self._observer = observer
         self._quick_retries = quick_retries
+        # Bound queued requests: httpcore's pool scheduling costs O(queued x connections)
+        # per event, so 1000 reconciles queued at once would spin the CPU.
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     @property
     def base_url(self) -> str:
@@ -69,6 +81,8 @@ class KapacitorClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._run_http is not self._http:
+            await self._run_http.aclose()
 
     # --- transport ------------------------------------------------------------------
 
@@ -81,6 +95,24 @@ class KapacitorClient:
         params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
         json: Any = None,
         http_timeout: httpx.Timeout | None = None,
+        long_call: bool = False,
+    ) -> httpx.Response:
+        if long_call:
+            return await self._send(
+                method, path, endpoint, params, json, http_timeout, self._run_http
+            )
+        async with self._slots:
+            return await self._send(method, path, endpoint, params, json, http_timeout, self._http)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any] | list[tuple[str, str]] | None,
+        json: Any,
+        http_timeout: httpx.Timeout | None,
+        http: httpx.AsyncClient,
     ) -> httpx.Response:
         attempts = 1 + (self._quick_retries if method in _IDEMPOTENT else 0)
         last: KapacitorError | None = None
@@ -92,7 +124,7 @@ class KapacitorClient:
                 kwargs: dict[str, Any] = {"params": params, "json": json}
                 if http_timeout is not None:
                     kwargs["timeout"] = http_timeout
-                response = await self._http.request(method, path, **kwargs)
+                response = await http.request(method, path, **kwargs)
             except httpx.TimeoutException as exc:
                 self._observe(endpoint, method, "timeout", started)
                 last = KapacitorUnavailable(
@@ -397,6 +429,7 @@ class KapacitorClient:
                 endpoint=endpoint,
                 json=body,
                 http_timeout=default_timeout(read=run_timeout),
+                long_call=True,
             )
         except KapacitorUnavailable as exc:
             if exc.status is not None and exc.status >= 500 and exc.code is not None:

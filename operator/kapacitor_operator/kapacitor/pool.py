@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ssl
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -63,6 +64,10 @@ class Connection:
         return None
 
 
+# Concurrent synchronous runs per server: each holds a connection until its run ends.
+RUN_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=10)
+
+
 class ClientPool:
     """Creates clients lazily, keeps them for the operator's lifetime, closes them at exit."""
 
@@ -85,15 +90,24 @@ class ClientPool:
         key = connection.fingerprint()
         client = self._clients.get(key)
         if client is None:
+            options: dict[str, Any] = {
+                "base_url": connection.normalized_url,
+                "auth": connection.auth(),
+                "verify": connection.verify(),
+                "headers": {"User-Agent": "kapacitor-operator"},
+            }
             http = httpx.AsyncClient(
-                base_url=connection.normalized_url,
-                auth=connection.auth(),
-                verify=connection.verify(),
-                timeout=default_timeout(self._read_timeout),
-                limits=self._limits,
-                headers={"User-Agent": "kapacitor-operator"},
+                timeout=default_timeout(self._read_timeout), limits=self._limits, **options
             )
-            client = KapacitorClient(http, observer=self._observer)
+            run_http = httpx.AsyncClient(
+                timeout=default_timeout(self._read_timeout), limits=RUN_LIMITS, **options
+            )
+            client = KapacitorClient(
+                http,
+                observer=self._observer,
+                run_http=run_http,
+                max_in_flight=self._limits.max_connections or 50,
+            )
             self._clients[key] = client
         return client
 

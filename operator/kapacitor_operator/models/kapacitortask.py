@@ -274,6 +274,11 @@ class KapacitorTaskStatus(Model):
         description="Flux: `Available`, or `Unavailable` when Kapacitor keeps no finished runs "
         "(task-run-influxdb = none).",
     )
+    kopf: dict[str, Any] | None = Field(
+        default=None,
+        description="The operator framework's bookkeeping (handler progress, last handled spec).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
     conditions: list[Condition] | None = Field(
         default=None, description="Ready, Synced and Stalled."
     )

@@ -207,6 +207,11 @@ class TaskRunStatus(Model):
         "logs were captured only while the run was in flight.",
     )
     message: str | None = Field(default=None, description="Summary of the latest outcome.")
+    kopf: dict[str, Any] | None = Field(
+        default=None,
+        description="The operator framework's bookkeeping (handler progress, last handled spec).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
     conditions: list[Condition] | None = Field(default=None, description="The Succeeded condition.")
 
 

@@ -141,6 +141,15 @@ def _needs_recreate(server: TickTask, desired: DesiredTick) -> bool:
 async def _sync_tick(
     task: KapacitorTask, desired: DesiredTick, client: KapacitorClient, writes: _Writes
 ) -> TickTask:
+    if task.status.definitionHash is None and not desired.template_id:
+        # Never synced: most likely new. POST at once; only an existing task costs the
+        # usual read + compare (issue 6: apply-to-Ready latency).
+        try:
+            return await _create_tick(desired, client, writes)
+        except KapacitorRejected as exc:
+            if "already exists" not in exc.message:
+                raise
+            writes.count -= 1
     server = await client.get_task(desired.task_id)
     spec_changed = task.status.definitionHash != desired.definition_hash
     if server is None:

@@ -118,7 +118,8 @@ class TaskRunWorker:
         Raises:
             StatusGone: the TaskRun no longer exists.
         """
-        body = status.model_dump(by_alias=True, mode="json")
+        # Nulls delete fields that became unset; status.kopf is kopf's and left alone.
+        body = status.model_dump(by_alias=True, mode="json", exclude={"kopf"})
         while True:
             try:
                 if not await self.ctx.kube.patch_status(
