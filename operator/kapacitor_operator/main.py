@@ -69,4 +69,4 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     kopf_settings.watching.client_timeout = 330
     kopf_settings.networking.request_timeout = 30
     if settings.worker_limit:
-        kopf_settings.batching.worker_limit = settings.worker_limit
+        kopf_settings.queueing.worker_limit = settings.worker_limit

@@ -284,7 +284,8 @@ def test_metrics_are_scraped(
     text = operator.metrics()
     assert 'kapacitor_operator_reconciles_total{kind="KapacitorTask",result="ok"}' in text
     assert "kapacitor_operator_kapacitor_request_duration_seconds_bucket" in text
-    assert 'endpoint="tasks/{id}"' in text
+    # Endpoint labels are templates (`tasks`, `tasks/{id}`), never a task ID.
+    assert 'endpoint="tasks",method="POST"' in text
     assert kube.ns not in text, "no namespace or task name in any label"
 
 

@@ -52,8 +52,10 @@ def test_two_peered_replicas_have_one_active(
             kube.wait_condition("kapacitortask", f"ha-{i}", "Ready", timeout=60)
         workers = [r for r in replicas if "Handler 'kapacitortask_sync' succeeded" in r.log_text()]
         assert len(workers) == 1, [r.log_tail(20) for r in replicas]
-        idle = next(r for r in replicas if r is not workers[0])
-        assert "Pausing" in idle.log_text()
+        peers = (kube.get("kopfpeering", "ha") or {}).get("status") or {}
+        priorities = [p.get("priority") for p in peers.values()]
+        assert len(priorities) == 2
+        assert len(set(priorities)) == 2, "equal priorities would pause both replicas"
     finally:
         for replica in replicas:
             replica.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -49,10 +50,21 @@ class KubeAPI:
     """The operator's own Kubernetes reads and writes (kopf does the watching)."""
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
-        self._core = k8s.CoreV1Api(api_client)
-        self._batch = k8s.BatchV1Api(api_client)
-        self._custom = k8s.CustomObjectsApi(api_client)
         self._api_client = api_client
+
+    # The API objects load hundreds of model classes (~20 MiB): build them on first use,
+    # so an operator that never needs one never pays for it (issue 6: idle RSS).
+    @functools.cached_property
+    def _core(self) -> k8s.CoreV1Api:
+        return k8s.CoreV1Api(self._api_client)
+
+    @functools.cached_property
+    def _batch(self) -> k8s.BatchV1Api:
+        return k8s.BatchV1Api(self._api_client)
+
+    @functools.cached_property
+    def _custom(self) -> k8s.CustomObjectsApi:
+        return k8s.CustomObjectsApi(self._api_client)
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         plain: Any = self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]

@@ -1,0 +1,268 @@
+"""Benchmark kapacitor-operator against the floor, on the test control plane.
+
+    python bench/run.py --smoke --json /tmp/bench.json     # CI size, about a minute
+    python bench/run.py --n 1000 --json bench.json         # the full run
+
+Starts etcd + kube-apiserver + kube-controller-manager (hack/provision.sh binaries) and
+the Kapacitor emulator on loopback, runs the phases (see bench/README.md), prints a table
+and, with --json, writes every figure plus the machine, versions and sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python bench/run.py`: import `bench` from the repo root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench.kube import Kube
+from bench.measure import EmulatorControl, machine, versions
+from bench.operator_run import render_profiles
+from bench.phases import PHASES, Bench, Config, run_phases
+from kapacitor_operator.emulator.process import running_emulator
+from kapacitor_operator.testing import ControlPlane
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The keys every complete run writes (the smoke test checks them).
+REQUIRED_KEYS = (
+    "ready_latency_p50_ratio",
+    "ready_latency_p99_s",
+    "bulk_ratio",
+    "bulk_seconds",
+    "restart_kapacitor_writes",
+    "restart_seconds",
+    "idle_kapacitor_calls_per_min",
+    "idle_rss_mb",
+    "idle_cpu_percent",
+    "taskrun_end_latency_p50_s",
+)
+
+#: Goals at full size (N = 1000); reported, never asserted.
+TARGETS: dict[str, tuple[str, float]] = {
+    "ready_latency_p50_ratio": ("<=", 1.5),
+    "bulk_ratio": ("<=", 2.0),
+    "restart_kapacitor_writes": ("==", 0),
+    "idle_rss_mb": ("<=", 150.0),
+    "taskrun_end_latency_p50_s": ("<=", 1.0),
+}
+
+#: (key, unit, floor key) rows of the printed table, in order.
+ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("ready_latency_p50_s", "s", "floor_latency_p50_s"),
+    ("ready_latency_p99_s", "s", "floor_latency_p99_s"),
+    ("ready_latency_p50_ratio", "x", None),
+    ("bulk_seconds", "s", "bulk_floor_seconds"),
+    ("bulk_ratio", "x", None),
+    ("restart_kapacitor_writes", "", None),
+    ("restart_seconds", "s", None),
+    ("idle_kapacitor_calls_per_min", "/min", None),
+    ("idle_rss_mb", "MiB", None),
+    ("idle_cpu_percent", "%", None),
+    ("taskrun_end_latency_p50_s", "s", None),
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="bench/run.py", description="kapacitor-operator against the floor"
+    )
+    p.add_argument("--smoke", action="store_true", help="CI size: n=20, short windows")
+    p.add_argument("--n", type=int, default=None, help="tasks for bulk/restart/idle (1000)")
+    p.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    p.add_argument("--samples", type=int, default=None, help="latency samples per side (200)")
+    p.add_argument("--concurrency", type=int, default=50, help="writes in flight (50)")
+    p.add_argument("--drift-interval", type=float, default=None, help="idle phase (30 s)")
+    p.add_argument("--idle-window", type=float, default=None, help="idle window (120 s)")
+    p.add_argument("--taskrun-samples", type=int, default=None, help="TaskRuns (20)")
+    p.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (partial runs lack keys)",
+    )
+    p.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for every operator process, e.g. OPERATOR_WORKER_LIMIT=20",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run each operator under pyinstrument; reports land in DIR (figures inflate)",
+    )
+    p.add_argument("--work-dir", type=Path, default=None, help="logs (default: a temp dir)")
+    p.add_argument(
+        "--crds",
+        type=Path,
+        default=ROOT / "crds",
+        metavar="DIR",
+        help="CRD manifests to install (default: crds/; to try a schema change)",
+    )
+    return p.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    smoke: bool = args.smoke
+    phases = tuple(x.strip() for x in str(args.phases).split(",") if x.strip())
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    env: dict[str, str] = {}
+    for item in args.operator_env:
+        key, sep, value = str(item).partition("=")
+        if not sep:
+            raise SystemExit(f"--operator-env wants KEY=VALUE, got {item!r}")
+        env[key] = value
+    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="kapacitor-operator-bench-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    def pick(value: Any, smoke_value: Any, full_value: Any) -> Any:
+        if value is not None:
+            return value
+        return smoke_value if smoke else full_value
+
+    return Config(
+        n=pick(args.n, 20, 1000),
+        latency_samples=pick(args.samples, 10, 200),
+        warmup=2 if smoke else 5,
+        concurrency=args.concurrency,
+        drift_interval=pick(args.drift_interval, 5.0, 30.0),
+        idle_window=pick(args.idle_window, 12.0, 120.0),
+        quiet=1.0 if smoke else 2.0,
+        taskrun_samples=pick(args.taskrun_samples, 3, 20),
+        run_duration_ms=300,
+        phases=phases,
+        work_dir=work_dir,
+        operator_env=env,
+        profile_dir=args.profile,
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def verdict(key: str, value: Any) -> str:
+    target = TARGETS.get(key)
+    if target is None or value is None:
+        return ""
+    op, limit = target
+    ok = value == limit if op == "==" else value <= limit
+    return f"{op} {limit:g}: {'met' if ok else 'MISSED'}"
+
+
+def table(results: dict[str, Any], n: int, smoke: bool) -> str:
+    note = " (smoke: targets apply at n=1000)" if smoke else ""
+    lines = [
+        f"kapacitor-operator benchmark, n={n}{note}",
+        f"{'figure':<30} {'operator':>12} {'floor':>12}  target",
+        "-" * 78,
+    ]
+    for key, unit, floor_key in ROWS:
+        if key not in results:
+            continue
+        value = _fmt(results[key]) + (f" {unit}" if unit else "")
+        floor_value = _fmt(results.get(floor_key)) + f" {unit}" if floor_key else ""
+        lines.append(f"{key:<30} {value:>12} {floor_value:>12}  {verdict(key, results[key])}")
+    return "\n".join(lines)
+
+
+async def _run(config: Config, cp: ControlPlane, base_url: str, control_url: str) -> Bench:
+    kube = Kube(
+        cp.server_url,
+        cp.ca_path,
+        cp.client_cert_path,
+        cp.client_key_path,
+        max_connections=config.concurrency,
+    )
+    control = EmulatorControl(control_url)
+    bench = Bench(
+        config=config,
+        kubeconfig=cp.kubeconfig_path,
+        kapacitor_url=base_url,
+        kube=kube,
+        control=control,
+    )
+    try:
+        await run_phases(bench)
+    finally:
+        await kube.aclose()
+        await control.aclose()
+    return bench
+
+
+def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str, Any]:
+    """Start the control plane and the emulator, run the phases, return the report."""
+    began = time.monotonic()
+    machine_info = machine()
+    with ControlPlane(parent_dir=config.work_dir) as cp:
+        print(f"[bench] control plane {cp.version.get('gitVersion')} at {cp.server_url}")
+        cp.install_crds(sorted(crds.glob("*.yaml")))
+        with running_emulator("memory") as emulator:
+            bench = asyncio.run(_run(config, cp, emulator.base_url, emulator.control_url))
+        versions_info = versions(cp.version, cp.binaries.etcd)
+    machine_info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    config_info = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    report: dict[str, Any] = {
+        "schema": 1,
+        "mode": "smoke" if smoke else "full",
+        "n": config.n,
+        **bench.results,
+        "targets": {k: f"{op} {limit:g}" for k, (op, limit) in TARGETS.items()},
+        "config": {**config_info, "crds": str(crds)},
+        "machine": machine_info,
+        "versions": versions_info,
+        "details": bench.details,
+        "profiled": config.profile_dir is not None,
+        "duration_seconds": round(time.monotonic() - began, 1),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return report
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so operators, emulator and control plane stop."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    args = parse_args(argv)
+    config = make_config(args)
+    print(f"[bench] work dir {config.work_dir}", flush=True)
+    report = run(config, smoke=args.smoke, crds=args.crds)
+    if config.profile_dir is not None:
+        for path in render_profiles(config.profile_dir):
+            print(f"[bench] profile {path}")
+    print(table(report, config.n, args.smoke))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+        print(f"[bench] wrote {args.json}")
+    missing = [k for k in REQUIRED_KEYS if k not in report]
+    if missing and set(config.phases) == set(PHASES):
+        print(f"[bench] missing figures: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
