@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from kapacitor_operator.testing.operator_process import OperatorProcess
-from kapacitor_operator.testing.processes import free_port
 
 
 class BenchOperator(OperatorProcess):
@@ -37,9 +36,10 @@ class BenchOperator(OperatorProcess):
         self.profile_dir = profile_dir
 
     def command(self) -> list[str]:
-        run = ["-m", "kapacitor_operator", "run", "--standalone"]
+        base = super().command()
         if self.profile_dir is None:
-            return [sys.executable, *run]
+            return base
+        run = base[1:]
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         out = self.profile_dir / f"{self.label}-{self.starts}.pyisession"
         return [sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(out), *run]
@@ -49,28 +49,6 @@ class BenchOperator(OperatorProcess):
         if self.process is None:
             raise RuntimeError("operator not running")
         return self.process.pid
-
-    def start(self, *, wait: bool = True) -> None:
-        """As OperatorProcess.start, with `command()` as the argv.
-
-        Raises:
-            RuntimeError: it exited or did not become live in time (with the log tail).
-        """
-        assert self.process is None, "already running"
-        self.starts += 1
-        self.health_port, self.metrics_port = free_port(), free_port()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self._log = log
-        self.process = subprocess.Popen(
-            self.command(),
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        if wait:
-            self.wait_live()
 
 
 def render_profiles(profile_dir: Path) -> list[Path]:

@@ -74,6 +74,12 @@ class OperatorProcess:
         env.update(self.extra_env)
         return env
 
+    def command(self) -> list[str]:
+        """The argv of the operator process (subclasses may wrap it, e.g. in a profiler)."""
+        return [sys.executable, "-m", "kapacitor_operator", "run"] + (
+            ["--standalone"] if self.standalone else []
+        )
+
     def start(self, *, wait: bool = True) -> None:
         """Start the process; with `wait`, return once its liveness endpoint answers.
 
@@ -86,8 +92,7 @@ class OperatorProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kapacitor_operator", "run"]
-            + (["--standalone"] if self.standalone else []),
+            self.command(),
             env=self.environment(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
