@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kapacitor_operator.testing.operator_process import OperatorProcess
+from kapacitor_testkit.operator_process import OperatorProcess
 
 
 class BenchOperator(OperatorProcess):

@@ -29,8 +29,8 @@ from bench.kube import Kube
 from bench.measure import EmulatorControl, machine, versions
 from bench.operator_run import render_profiles
 from bench.phases import PHASES, Bench, Config, run_phases
-from kapacitor_operator.emulator.process import running_emulator
-from kapacitor_operator.testing import ControlPlane
+from kapacitor_emulator.process import running_emulator
+from kapacitor_testkit import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 hack/bootstrap.sh
 KAPACITOR_OPERATOR_TEST_BIN="$(hack/provision.sh | tail -n 1)"
 export KAPACITOR_OPERATOR_TEST_BIN
-exec .venv/bin/python -m kapacitor_operator.testing.playground "$@"
+exec .venv/bin/python -m kapacitor_testkit.playground "$@"

@@ -1,4 +1,4 @@
-"""`kapacitor-operator` command line: `run` (the operator) and `emulator` (a fake Kapacitor)."""
+"""`kapacitor-operator` command line: `run` (the operator) and `version`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _run(argv: list[str]) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
-    import kopf  # imported late: `emulator` must not need a cluster library
+    import kopf  # imported late: `version` and `--help` stay instant
 
     from kapacitor_operator.main import build_registry
 
@@ -58,20 +58,15 @@ def _run(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `kapacitor-operator` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: kapacitor-operator {run,emulator,version} [options]"
+    usage = "usage: kapacitor-operator {run,version} [options]"
     if not args or args[0] in {"-h", "--help"}:
         print(usage)
         print("  run        run the operator (see `run --help` for every setting)")
-        print("  emulator   run the Kapacitor emulator (see `emulator --help`)")
         print("  version    print the version")
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "run":
         return _run(rest)
-    if command == "emulator":
-        from kapacitor_operator.emulator.server import main as emulator_main
-
-        return int(emulator_main(rest))
     if command == "version":
         print(__version__)
         return 0

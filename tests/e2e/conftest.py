@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kapacitor_operator.testing import ControlPlane, restore_kube_env, setup_kube_env
-from kapacitor_operator.testing.processes import wait_until
+from kapacitor_testkit import ControlPlane, restore_kube_env, setup_kube_env
+from kapacitor_testkit.processes import wait_until
 
 _E2E_DIR = Path(__file__).parent
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kapacitor_operator.testing import ControlPlane
+from kapacitor_testkit import ControlPlane
 
 Predicate = Callable[[dict[str, Any]], bool]
 

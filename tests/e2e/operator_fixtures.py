@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kapacitor_operator.emulator.process import EmulatorHandle, running_emulator
-from kapacitor_operator.testing import ControlPlane
-from kapacitor_operator.testing.operator_process import OperatorProcess
+from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[2]

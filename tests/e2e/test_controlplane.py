@@ -5,7 +5,7 @@ Each test pins down one piece of API machinery the operator depends on: the vers
 controller driven by a stand-in kubelet, and ownerReference garbage collection.
 
 Standing in for the kubelet (the contract the TaskRun engine relies on, implemented in
-``kapacitor_operator.testing.fake_kubelet``): once the Job controller has created the Pod
+``kapacitor_testkit.fake_kubelet``): once the Job controller has created the Pod
 (label ``batch.kubernetes.io/job-name=<job>``), write through the ``pods/status``
 subresource ``status.phase`` = ``Succeeded``/``Failed``, ``status.startTime``, and for
 each container ``containerStatuses[].state.terminated`` with ``exitCode``, ``reason``,
@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kapacitor_operator.testing import ControlPlane, KubectlError, MissingBinaryError
-from kapacitor_operator.testing import fake_kubelet as kubelet
-from kapacitor_operator.testing.binaries import DEFAULT_BIN_DIR, find_binaries
-from kapacitor_operator.testing.processes import wait_until
+from kapacitor_testkit import ControlPlane, KubectlError, MissingBinaryError
+from kapacitor_testkit import fake_kubelet as kubelet
+from kapacitor_testkit.binaries import DEFAULT_BIN_DIR, find_binaries
+from kapacitor_testkit.processes import wait_until
 
 EXPECTED_VERSION = "v1.35.4"
 WIDGET_GROUP = "cptest.kapacitor-operator.test"

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from kapacitor_operator.emulator.process import EmulatorHandle, running_emulator
-from kapacitor_operator.testing import ControlPlane
-from kapacitor_operator.testing.fake_kubelet import JOB_NAME_LABEL, finish_pod
-from kapacitor_operator.testing.operator_process import OperatorProcess
+from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.fake_kubelet import JOB_NAME_LABEL, finish_pod
+from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube
 from tests.e2e.operator_fixtures import make_operator
 from tests.e2e.test_kapacitortask import wait_until

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from kapacitor_operator.config import ENV
-from kapacitor_operator.testing import ControlPlane
-from kapacitor_operator.testing.binaries import find_tool, search_dirs
-from kapacitor_operator.testing.processes import wait_until
+from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.binaries import find_tool, search_dirs
+from kapacitor_testkit.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "kapacitor-operator"

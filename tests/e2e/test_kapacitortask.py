@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from kapacitor_operator.emulator.process import EmulatorHandle
-from kapacitor_operator.testing.operator_process import OperatorProcess
+from kapacitor_emulator.process import EmulatorHandle
+from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube, condition
 
 SCRIPT = "stream\n    |from()\n        .measurement('cpu')\n    |log()\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from kapacitor_operator.emulator.process import EmulatorHandle
-from kapacitor_operator.testing import ControlPlane
-from kapacitor_operator.testing.operator_process import OperatorProcess
+from kapacitor_emulator.process import EmulatorHandle
+from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube
 from tests.e2e.test_kapacitortask import task_manifest, wait_until
 

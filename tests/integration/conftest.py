@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kapacitor_operator.emulator.process import EmulatorHandle, running_emulator
-from kapacitor_operator.testing.kapacitord import (
+from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_testkit.kapacitord import (
     KapacitordNotFoundError,
     find_kapacitord,
     running_kapacitord,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import pytest
 
-from kapacitor_operator.emulator.process import EmulatorHandle
+from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
     KapacitorAuthError,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kapacitor_operator.emulator.process import EmulatorHandle, running_emulator
+from kapacitor_emulator.process import EmulatorHandle, running_emulator
 
 FLUX = "/kapacitor/v1/api/v2/tasks"
 DAY_MS = 86_400_000

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kapacitor_operator.testing.kapacitord import (
+from kapacitor_testkit.kapacitord import (
     KapacitordHandle,
     KapacitordNotFoundError,
     find_kapacitord,

@@ -243,8 +243,9 @@ def test_help(capsys: pytest.CaptureFixture[str], flag: str) -> None:
     assert main([flag]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: kapacitor-operator")
-    for command in ("run", "emulator", "version"):
+    for command in ("run", "version"):
         assert f"  {command} " in out
+    assert "emulator" not in out
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -289,8 +290,6 @@ def test_run_with_unknown_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> No
     assert "--no-such-flag" in capsys.readouterr().err
 
 
-def test_emulator_help(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["emulator", "--help"])
-    assert caught.value.code == 0
-    assert "--run-storage" in capsys.readouterr().out
+def test_the_production_cli_has_no_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--help"]) == 2
+    assert "unknown command 'emulator'" in capsys.readouterr().err
