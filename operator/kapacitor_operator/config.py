@@ -31,6 +31,8 @@ ENV = {
     "peering": "OPERATOR_PEERING",
     "peering_priority": "OPERATOR_PEERING_PRIORITY",
     "worker_limit": "OPERATOR_WORKER_LIMIT",
+    "max_runs_per_server": "OPERATOR_MAX_RUNS_PER_SERVER",
+    "drain_timeout": "OPERATOR_DRAIN_TIMEOUT",
 }
 
 
@@ -57,6 +59,10 @@ class Settings:
     # kopf pauses every operator of equal priority: 0 draws a random one at start-up.
     peering_priority: int = 0
     worker_limit: int = 0
+    # Concurrent Kapacitor runs (manual runs, retries) per server; more wait (issue 11).
+    max_runs_per_server: int = 100
+    # On SIGTERM, how long in-flight Kapacitor runs may take to finish (issue 11).
+    drain_timeout: float = 300.0
 
     @property
     def cluster_wide(self) -> bool:
@@ -140,5 +146,9 @@ def validate(settings: Settings) -> None:
         raise ValueError("drift interval must be at least 1 second")
     if settings.run_poll_interval < 1:
         raise ValueError("run poll interval must be at least 1 second")
+    if settings.max_runs_per_server < 1:
+        raise ValueError("max runs per server must be at least 1")
+    if settings.drain_timeout < 0:
+        raise ValueError("drain timeout must not be negative")
     if settings.kapacitor_password and not settings.kapacitor_username:
         raise ValueError("KAPACITOR_PASSWORD needs KAPACITOR_USERNAME")

@@ -44,6 +44,9 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime: Runtime | None = getattr(memo, "runtime", None)
         if runtime is not None:
+            # Kapacitor runs in flight finish (and are recorded) before the clients close:
+            # a rollout must not fail the runs it interrupts (issue 11).
+            await runtime.runs.drain(operator_settings.drain_timeout)
             await runtime.pool.aclose()
 
     operator_settings = settings
@@ -68,5 +71,7 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     kopf_settings.watching.server_timeout = 300
     kopf_settings.watching.client_timeout = 330
     kopf_settings.networking.request_timeout = 30
+    # kopf kills a stopping operator after this long; the drain must fit in it.
+    kopf_settings.process.ultimate_exiting_timeout = settings.drain_timeout + 60
     if settings.worker_limit:
         kopf_settings.queueing.worker_limit = settings.worker_limit

@@ -7,19 +7,37 @@ from dataclasses import dataclass, field
 
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
-from kapacitor_operator.kapacitor.pool import ClientPool
-from kapacitor_operator.reconcile.taskrun_worker import JobSignals
+from kapacitor_operator.kapacitor.pool import ClientPool, Connection
+from kapacitor_operator.models.resources import KapacitorTask
+from kapacitor_operator.reconcile.connection import resolve_connection
+from kapacitor_operator.runs.engine import RunEngine
+from kapacitor_operator.runs.ports import EngineDeps
 
 
 @dataclass
 class Runtime:
-    """Long-lived clients and per-object coordination."""
+    """Long-lived clients, the TaskRun engine and per-object coordination."""
 
     settings: Settings
     pool: ClientPool
     kube: KubeAPI
+    runs: RunEngine = field(init=False)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    signals: JobSignals = field(default_factory=JobSignals)
+
+    def __post_init__(self) -> None:
+        async def connection(task: KapacitorTask) -> Connection:
+            return await resolve_connection(
+                task.spec.kapacitor, task.namespace, self.settings, self.kube
+            )
+
+        self.runs = RunEngine(
+            EngineDeps(
+                kube=self.kube,  # type: ignore[arg-type]
+                clients=self.pool,
+                settings=self.settings,
+                resolve_connection=connection,
+            )
+        )
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())

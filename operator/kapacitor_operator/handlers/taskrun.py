@@ -1,5 +1,9 @@
-"""kopf handlers for TaskRun: one daemon per TaskRun hosts its worker; Job and cancel
-changes wake that worker."""
+"""kopf handlers for TaskRun: watch events feed the TaskRun engine (runs/), nothing more.
+
+TaskRuns, the Jobs and Pods of their attempts, and the KapacitorTasks they refer to are
+watched; each event wakes the worker it concerns. kopf keeps no state on TaskRuns (no
+finalizer, no progress annotations): the engine owns their status.
+"""
 
 from __future__ import annotations
 
@@ -9,60 +13,40 @@ import kopf
 
 from kapacitor_operator import GROUP, VERSION
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers.common import emit
-from kapacitor_operator.handlers.runtime import Runtime
-from kapacitor_operator.reconcile.outcome import EventNote
-from kapacitor_operator.reconcile.taskrun_job import LABEL_TASKRUN
-from kapacitor_operator.reconcile.taskrun_worker import TaskRunWorker, WorkerContext
-
-PLURAL = "taskruns"
+from kapacitor_operator.reconcile.taskrun_job import LABEL_TASKRUN_UID
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Register the TaskRun handlers."""
 
-    @kopf.daemon(
-        GROUP, VERSION, PLURAL, id="taskrun_daemon", registry=registry, cancellation_timeout=30.0
-    )
-    async def taskrun_daemon(*, body: kopf.Body, memo: Any, stopped: Any, **_: Any) -> None:
-        runtime: Runtime = memo.runtime
-
-        def send(notes: list[EventNote]) -> None:
-            emit(body, notes)
-
-        ctx = WorkerContext(
-            settings=runtime.settings,
-            kube=runtime.kube,
-            pool=runtime.pool,
-            signals=runtime.signals,
-            emit=send,
-            live_body=lambda: body,
-            stopped=lambda: bool(stopped),
-        )
-        worker = TaskRunWorker(ctx)
-        try:
-            await worker.run_forever()
-        finally:
-            runtime.signals.forget(worker.key)
-
-    @kopf.on.field(
-        GROUP, VERSION, PLURAL, field="spec.cancel", id="taskrun_cancel_changed", registry=registry
-    )
-    async def taskrun_cancel_changed(
-        *, namespace: str | None, name: str | None, memo: Any, **_: Any
-    ) -> None:
-        memo.runtime.signals.notify((namespace or "", name or ""))
+    @kopf.on.event(GROUP, VERSION, "taskruns", id="taskrun_event", registry=registry)
+    async def taskrun_event(*, event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
+        memo.runtime.runs.on_taskrun(event.get("type"), body)
 
     @kopf.on.event(
         "batch",
         "v1",
         "jobs",
-        labels={LABEL_TASKRUN: kopf.PRESENT},
-        id="taskrun_job_changed",
+        labels={LABEL_TASKRUN_UID: kopf.PRESENT},
+        id="taskrun_job_event",
         registry=registry,
     )
-    async def taskrun_job_changed(*, body: kopf.Body, memo: Any, **_: Any) -> None:
-        meta = body.get("metadata") or {}
-        for owner in meta.get("ownerReferences") or []:
-            if owner.get("kind") == "TaskRun":
-                memo.runtime.signals.notify((meta.get("namespace", ""), owner.get("name", "")))
+    async def taskrun_job_event(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+        memo.runtime.runs.on_owned(body)
+
+    @kopf.on.event(
+        "",
+        "v1",
+        "pods",
+        labels={LABEL_TASKRUN_UID: kopf.PRESENT},
+        id="taskrun_pod_event",
+        registry=registry,
+    )
+    async def taskrun_pod_event(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+        memo.runtime.runs.on_owned(body)
+
+    @kopf.on.event(GROUP, VERSION, "kapacitortasks", id="taskrun_target_event", registry=registry)
+    async def taskrun_target_event(
+        *, namespace: str | None, name: str | None, memo: Any, **_: Any
+    ) -> None:
+        memo.runtime.runs.on_kapacitortask(namespace or "", name or "")

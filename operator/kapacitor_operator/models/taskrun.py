@@ -151,6 +151,15 @@ class TaskRunSpec(Model):
     )
 
 
+# Status stays small whatever a run does: the CRD schema carries these bounds, and the
+# engine cuts values to them before it writes (issue 11). Parsing does not enforce them,
+# so a status written by an older version still reads.
+MAX_MESSAGE = 1024
+MAX_LOG_LINES = 20
+MAX_LOG_LINE = 512
+MAX_KEPT_ATTEMPTS = 20
+
+
 class Attempt(Model):
     """One attempt of a TaskRun."""
 
@@ -164,14 +173,30 @@ class Attempt(Model):
     retryOfRunID: str | None = Field(
         default=None, description="The Kapacitor run this attempt retried."
     )
+    scheduledFor: str | None = Field(
+        default=None,
+        description="Kapacitor runs: the run's scheduledFor (Flux now()), chosen so that no "
+        "other run of the task started by the operator shares it; it identifies the run.",
+    )
     startedAt: str | None = Field(default=None, description="When the attempt started.")
     finishedAt: str | None = Field(default=None, description="When the attempt finished.")
     endReason: EndReason | None = Field(default=None, description="How the attempt ended.")
     exitCode: int | None = Field(default=None, description="Jobs: the container's exit code.")
     message: str | None = Field(
-        default=None, description="Kapacitor's error or the container's termination message."
+        default=None,
+        description="Kapacitor's error or the container's termination message (cut to "
+        f"{MAX_MESSAGE} characters).",
+        json_schema_extra={"maxLength": MAX_MESSAGE},
     )
-    logTail: list[str] | None = Field(default=None, description="The last lines of the run's log.")
+    logTail: list[str] | None = Field(
+        default=None,
+        description=f"The last lines of the run's log (at most {MAX_LOG_LINES}, each cut to "
+        f"{MAX_LOG_LINE} characters).",
+        json_schema_extra={
+            "maxItems": MAX_LOG_LINES,
+            "items": {"type": "string", "maxLength": MAX_LOG_LINE},
+        },
+    )
 
 
 class TaskRunStatus(Model):
@@ -185,7 +210,18 @@ class TaskRunStatus(Model):
     phase: Phase | None = Field(default=None, description="Lifecycle phase.")
     endReason: EndReason | None = Field(default=None, description="How the run ended.")
     attempt: int | None = Field(default=None, description="Current attempt number (1-based).")
-    attempts: list[Attempt] | None = Field(default=None, description="Every attempt, oldest first.")
+    attempts: list[Attempt] | None = Field(
+        default=None,
+        description=f"Attempts, oldest first: the first one and the latest ones, at most "
+        f"{MAX_KEPT_ATTEMPTS} (see attemptsOmitted).",
+        json_schema_extra={"maxItems": MAX_KEPT_ATTEMPTS},
+    )
+    attemptsOmitted: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many attempts between the first and the kept latest ones were "
+        "dropped from `attempts` to bound the status size.",
+    )
     runID: str | None = Field(
         default=None, description="Kapacitor run ID or Job name of the latest attempt."
     )
@@ -206,7 +242,11 @@ class TaskRunStatus(Model):
         description="`Available`, or `Unavailable` when Kapacitor keeps no finished runs, so "
         "logs were captured only while the run was in flight.",
     )
-    message: str | None = Field(default=None, description="Summary of the latest outcome.")
+    message: str | None = Field(
+        default=None,
+        description="Summary of the latest outcome.",
+        json_schema_extra={"maxLength": MAX_MESSAGE},
+    )
     kopf: dict[str, Any] | None = Field(
         default=None,
         description="The operator framework's bookkeeping (handler progress, last handled spec).",

@@ -1,23 +1,27 @@
-"""Run one API-backed attempt: a manual run or a retry of a Flux task run.
+"""Run one API-backed attempt (a manual run or a retry of a Flux task run), or find out
+from Kapacitor's own record how an attempt nobody is watching ended.
 
 Kapacitor answers a manual run or a retry only when the run has finished, and a failed
-run's answer carries no run ID. So while the call is in flight this module polls the
-task's runs (narrowed with afterTime/beforeTime to the run's scheduledFor) to learn the
-run ID and to capture its logs while they still exist: with `task-run-influxdb = none`
-a finished run and its logs vanish.
+run's answer carries no run ID. So while the call is in flight this module looks at the
+task's runs (narrowed to the attempt's own scheduledFor, which no other attempt of this
+process shares: see run_registry) to learn the run ID, and, when the server keeps no
+finished runs (`task-run-influxdb = none`), to capture the logs before they vanish. Looks
+back off from a quarter second to half a minute, and stop once the run ID is known on a
+server that keeps its runs, so a long run costs a handful of requests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
+    KapacitorAuthError,
     KapacitorError,
     KapacitorNotFound,
     KapacitorRejected,
@@ -26,43 +30,82 @@ from kapacitor_operator.kapacitor.errors import (
 )
 from kapacitor_operator.kapacitor.schemas import FluxRun, LogEvent
 from kapacitor_operator.models.common import EndReason
-from kapacitor_operator.reconcile.taskrun_state import AttemptResult
+from kapacitor_operator.reconcile.run_registry import Claims, ServerFacts, TaskKey, second_of
+from kapacitor_operator.reconcile.taskrun_model import (
+    ApiMethod,
+    AttemptResult,
+    Ended,
+    Live,
+)
 from kapacitor_operator.timeutil import format_time, parse_time
 
 IN_FLIGHT = frozenset({"scheduled", "started"})
-POLL_FAST = 0.25
-POLL_SLOW = 1.0
-FAST_PHASE = 3.0
+POLL_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+REQUEST_SKEW = timedelta(seconds=5)
+"""Clock difference tolerated between the operator and Kapacitor for requestedAt."""
+NO_RECORD = (
+    "Kapacitor has no record of this attempt's run: the call never reached it, or it keeps "
+    "no finished runs (task-run-influxdb = none), so the result is unknown."
+)
+CANCELLED_WITH_CONNECTION = (
+    "The operator stopped during the run, and Kapacitor cancels a run whose connection closes."
+)
 
 
 class AttemptNotStarted(Exception):
-    """Kapacitor could not be reached at all: the attempt had no effect and may be redone."""
+    """The run call had no effect (never sent, refused before it ran): try again later."""
 
-
-class AttemptImpossible(Exception):
-    """Kapacitor refused the attempt for good (task or run not found, bad request)."""
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 @dataclass(frozen=True)
 class ApiAttempt:
-    """What to start: a manual run (`retry_of` None) or a retry of `retry_of`."""
+    """One attempt's run: what to start and how to recognise it."""
 
+    server: str
     task_id: str
+    owner: str
+    """Unique per attempt (TaskRun UID and attempt number): the owner of its claims."""
+    method: ApiMethod
     retry_of: str | None
-    scheduled_for: str | None
+    scheduled_for: str
     timeout: float
+    started_at: datetime
+
+    @property
+    def key(self) -> TaskKey:
+        return (self.server, self.task_id)
 
 
-OnRunID = Callable[[str], Awaitable[None]]
-IsCancelled = Callable[[], bool]
+@dataclass
+class Stop:
+    """Set by the executor to end an attempt early: spec.cancel or the operator leaving."""
+
+    reason: EndReason | None = None
+    message: str = ""
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def request(self, reason: EndReason, message: str) -> None:
+        if self.reason is None:
+            self.reason, self.message = reason, message
+            self.event.set()
 
 
-def _second(text: str) -> datetime:
-    return parse_time(text).replace(microsecond=0)
+@dataclass
+class RunContext:
+    """What an attempt needs besides itself."""
+
+    client: KapacitorClient
+    claims: Claims
+    facts: ServerFacts
+    on_run_id: Callable[[str], Awaitable[None]]
 
 
-def _log_lines(events: list[LogEvent]) -> list[str]:
-    return [e.message for e in events if e.message]
+def lines(events: list[LogEvent] | None) -> list[str]:
+    return [e.message for e in events or [] if e.message]
 
 
 def failure_message(error_text: str, logs: list[str]) -> str:
@@ -75,224 +118,321 @@ def failure_message(error_text: str, logs: list[str]) -> str:
     return error_text
 
 
-class _Watcher:
-    """Finds the attempt's run among the task's runs and keeps its latest logs."""
+def matches(run: FluxRun, attempt: ApiAttempt, others: set[str]) -> bool:
+    """Could `run` be this attempt's run? (not another attempt's, same scheduledFor)."""
+    if run.id in others or not run.scheduled_for:
+        return False
+    if second_of(run.scheduled_for) != second_of(attempt.scheduled_for):
+        return False
+    if attempt.method == "manual" and not run.requested_at:
+        return False  # a scheduled run of the task, not a manual one
+    if run.requested_at:
+        return parse_time(run.requested_at) >= attempt.started_at - REQUEST_SKEW
+    return True
 
-    def __init__(
-        self,
-        client: KapacitorClient,
-        attempt: ApiAttempt,
-        scheduled_for: str,
-        exclude: set[str],
-        on_run_id: OnRunID,
-    ) -> None:
-        self.client = client
-        self.attempt = attempt
-        self.scheduled_for = scheduled_for
-        self.exclude = exclude
-        self.on_run_id = on_run_id
+
+async def candidates(client: KapacitorClient, attempt: ApiAttempt) -> list[FluxRun]:
+    """The task's runs scheduled in the attempt's second (both bounds are exclusive).
+
+    Raises:
+        KapacitorError: Kapacitor could not answer.
+    """
+    moment = parse_time(attempt.scheduled_for).replace(microsecond=0)
+    return await client.list_runs(
+        attempt.task_id,
+        after_time=format_time(moment - timedelta(seconds=1)),
+        before_time=format_time(moment + timedelta(seconds=1)),
+        limit=100,
+    )
+
+
+class _Watch:
+    """Learns the attempt's run ID while the call is in flight, and captures its logs
+    when the server may not keep them."""
+
+    def __init__(self, ctx: RunContext, attempt: ApiAttempt, exclude: set[str]) -> None:
+        self.ctx, self.attempt, self.exclude = ctx, attempt, exclude
         self.run_id: str | None = None
         self.logs: list[str] = []
 
-    def _window(self) -> tuple[str, str]:
-        moment = _second(self.scheduled_for)
-        return (
-            format_time(moment - timedelta(seconds=1)),
-            format_time(moment + timedelta(seconds=1)),
-        )
+    @property
+    def capture_logs(self) -> bool:
+        return self.ctx.facts.keeps_history(self.attempt.server) is not True
 
-    def _matches(self, run: FluxRun) -> bool:
-        return (
-            run.id not in self.exclude
-            and bool(run.scheduled_for)
-            and _second(run.scheduled_for) == _second(self.scheduled_for)
-        )
+    @property
+    def idle(self) -> bool:
+        """Nothing left to learn before the call returns."""
+        return self.run_id is not None and not self.capture_logs
 
-    async def candidates(self) -> list[FluxRun]:
-        after, before = self._window()
-        runs = await self.client.list_runs(
-            self.attempt.task_id, after_time=after, before_time=before, limit=100
-        )
-        return [r for r in runs if self._matches(r)]
+    async def claim(self, run_id: str) -> bool:
+        if not self.ctx.claims.claim(self.attempt.key, run_id, self.attempt.owner):
+            return False
+        if self.run_id != run_id:
+            self.run_id = run_id
+            await self.ctx.on_run_id(run_id)
+        return True
+
+    async def find(self) -> None:
+        """Claim the run when exactly one unclaimed run can be this attempt's."""
+        others = self.ctx.claims.taken_by_others(self.attempt.key, self.attempt.owner)
+        found = [
+            r
+            for r in await candidates(self.ctx.client, self.attempt)
+            if r.id not in self.exclude and matches(r, self.attempt, others)
+        ]
+        if len(found) == 1:
+            await self.claim(found[0].id)
 
     async def poll(self) -> None:
-        """One look at Kapacitor; transient failures are ignored (the call decides)."""
+        """One look; Kapacitor's failures are ignored here (the call decides)."""
         with contextlib.suppress(KapacitorError):
             if self.run_id is None:
-                for run in await self.candidates():
-                    if run.status in IN_FLIGHT:
-                        self.run_id = run.id
-                        await self.on_run_id(run.id)
-                        break
-            if self.run_id is not None:
-                events = await self.client.run_logs(self.attempt.task_id, self.run_id)
+                await self.find()
+            if self.run_id is not None and self.capture_logs:
+                events = await self.ctx.client.run_logs(self.attempt.task_id, self.run_id)
                 if events:
-                    self.logs = _log_lines(events)
+                    self.logs = lines(events)
 
 
-async def _snapshot(client: KapacitorClient, attempt: ApiAttempt, scheduled_for: str) -> set[str]:
-    watcher = _Watcher(client, attempt, scheduled_for, set(), _noop)
+def _steps() -> Iterator[float]:
+    yield from POLL_STEPS
+    while True:
+        yield POLL_STEPS[-1]
+
+
+async def run_attempt(ctx: RunContext, attempt: ApiAttempt, stop: Stop) -> AttemptResult:
+    """Start the run, watch it, and report how it ended. The call is always finished or
+    cancelled before this returns, so no run outlives its attempt.
+
+    Raises:
+        AttemptNotStarted: the call had no effect; the attempt may be started again.
+    """
+    exclude: set[str] = set()
     with contextlib.suppress(KapacitorError):
-        return {r.id for r in await watcher.candidates()}
-    return set()
-
-
-async def _noop(_: str) -> None:
-    return None
-
-
-async def resolve_scheduled_for(client: KapacitorClient, attempt: ApiAttempt) -> str:
-    """The scheduledFor the new run will carry.
-
-    Raises:
-        AttemptImpossible: the run to retry is unknown to Kapacitor.
-        KapacitorError: Kapacitor could not answer.
-    """
+        exclude = {r.id for r in await candidates(ctx.client, attempt)}
+    watch = _Watch(ctx, attempt, exclude)
+    run_timeout = attempt.timeout + 30
     if attempt.retry_of is None:
-        return attempt.scheduled_for or format_time(datetime.now(UTC))
-    original = await client.get_run(attempt.task_id, attempt.retry_of)
-    if original is None:
-        raise AttemptImpossible(
-            f"Kapacitor no longer has run {attempt.retry_of} (finished runs are dropped when "
-            "task-run-influxdb = none, and kept 14 days otherwise)"
-        )
-    return original.scheduled_for
-
-
-async def run_attempt(
-    client: KapacitorClient, attempt: ApiAttempt, *, on_run_id: OnRunID, is_cancelled: IsCancelled
-) -> AttemptResult:
-    """Start the run, watch it, and report how it ended.
-
-    Raises:
-        AttemptNotStarted: Kapacitor unreachable before anything started.
-        AttemptImpossible: Kapacitor refused for good (404 task/run, 4xx).
-    """
-    try:
-        scheduled_for = await resolve_scheduled_for(client, attempt)
-    except KapacitorUnavailable as exc:
-        raise AttemptNotStarted(str(exc)) from exc
-    except KapacitorRejected as exc:
-        raise AttemptImpossible(exc.message) from exc
-    exclude = await _snapshot(client, attempt, scheduled_for)
-    watcher = _Watcher(client, attempt, scheduled_for, exclude, on_run_id)
-    if attempt.retry_of is None:
-        call = asyncio.create_task(
-            client.start_run(
-                attempt.task_id, scheduled_for=scheduled_for, run_timeout=attempt.timeout + 30
+        call = asyncio.ensure_future(
+            ctx.client.start_run(
+                attempt.task_id, scheduled_for=attempt.scheduled_for, run_timeout=run_timeout
             )
         )
     else:
-        call = asyncio.create_task(
-            client.retry_run(attempt.task_id, attempt.retry_of, run_timeout=attempt.timeout + 30)
+        call = asyncio.ensure_future(
+            ctx.client.retry_run(attempt.task_id, attempt.retry_of, run_timeout=run_timeout)
         )
-    started = time.monotonic()
-    stop_reason = await _wait(call, watcher, started, attempt.timeout, is_cancelled)
-    if stop_reason is not None:
-        return await _stopped(client, attempt, watcher, stop_reason)
-    return await _finished(client, attempt, watcher, call)
+    try:
+        reason = await _wait(call, watch, attempt.timeout, stop)
+        if reason is not None:
+            return await _stopped(ctx, attempt, watch, call, reason, stop.message)
+        return await _finished(ctx, attempt, watch, call)
+    finally:
+        if not call.done():
+            call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KapacitorError):
+            await call
 
 
 async def _wait(
-    call: asyncio.Task[FluxRun],
-    watcher: _Watcher,
-    started: float,
-    limit: float,
-    is_cancelled: IsCancelled,
+    call: asyncio.Future[FluxRun], watch: _Watch, limit: float, stop: Stop
 ) -> EndReason | None:
-    """Poll until the call ends; returns 'timeout' or 'stopped' when we end it ourselves."""
-    while not call.done():
-        elapsed = time.monotonic() - started
-        interval = POLL_FAST if elapsed < FAST_PHASE else POLL_SLOW
-        await asyncio.wait({call}, timeout=interval)
-        if call.done():
-            break
-        reason: EndReason | None = "timeout" if time.monotonic() - started >= limit else None
-        if is_cancelled():
-            reason = "stopped"
-        if reason is not None:
-            await watcher.poll()
-            call.cancel()  # closing the connection makes Kapacitor cancel the run
-            with contextlib.suppress(asyncio.CancelledError, KapacitorError):
-                await call
-            return reason
-        await watcher.poll()
-    return None
+    """Until the call ends: None; or the reason to end it ourselves (timeout, stop)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    steps = _steps()
+    stopper = asyncio.ensure_future(stop.event.wait())
+    try:
+        while not call.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                return "timeout"
+            pause = left if watch.idle else min(next(steps), left)
+            waits: set[asyncio.Future[object]] = {call, stopper}  # type: ignore[arg-type]
+            await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+            if call.done():
+                return None
+            if stop.reason is not None:
+                return stop.reason
+            await watch.poll()
+        return None
+    finally:
+        stopper.cancel()
 
 
 async def _stopped(
-    client: KapacitorClient, attempt: ApiAttempt, watcher: _Watcher, reason: EndReason
+    ctx: RunContext,
+    attempt: ApiAttempt,
+    watch: _Watch,
+    call: asyncio.Future[FluxRun],
+    reason: EndReason,
+    message: str,
 ) -> AttemptResult:
-    if watcher.run_id is not None:
+    await watch.poll()
+    call.cancel()  # closing the connection makes Kapacitor cancel the run
+    with contextlib.suppress(asyncio.CancelledError, KapacitorError):
+        await call
+    if watch.run_id is not None:
         with contextlib.suppress(KapacitorError):
-            await client.cancel_run(attempt.task_id, watcher.run_id)
-    what = (
-        f"Run exceeded the timeout of {attempt.timeout:g}s and was cancelled."
-        if reason == "timeout"
-        else "Run cancelled by spec.cancel."
-    )
+            await ctx.client.cancel_run(attempt.task_id, watch.run_id)
+    if reason == "timeout":
+        message = f"Run exceeded the timeout of {attempt.timeout:g}s and was cancelled."
     return AttemptResult(
         end_reason=reason,
-        external_id=watcher.run_id,
-        message=what,
-        log_tail=watcher.logs or None,
+        external_id=watch.run_id,
+        message=message or "Run cancelled by spec.cancel.",
+        log_tail=tuple(watch.logs) or None,
     )
 
 
 async def _finished(
-    client: KapacitorClient, attempt: ApiAttempt, watcher: _Watcher, call: asyncio.Task[FluxRun]
+    ctx: RunContext, attempt: ApiAttempt, watch: _Watch, call: asyncio.Future[FluxRun]
 ) -> AttemptResult:
     try:
         run = call.result()
     except KapacitorRunFailed as exc:
-        return await _failed(client, attempt, watcher, exc.message)
+        return await _failed(ctx, attempt, watch, exc.message)
     except KapacitorUnavailable as exc:
         if exc.never_sent:
-            raise AttemptNotStarted(str(exc)) from exc
-        return AttemptResult(
-            end_reason="crashed",
-            external_id=watcher.run_id,
-            message=f"Lost the connection to Kapacitor during the run: {exc}",
-            log_tail=watcher.logs or None,
-        )
+            raise AttemptNotStarted(c.UNAVAILABLE, f"Kapacitor is unreachable: {exc}") from exc
+        return await _lost(ctx, attempt, watch, str(exc))
+    except KapacitorAuthError as exc:
+        raise AttemptNotStarted(c.UNAUTHORIZED, f"Kapacitor refused: {exc.message}") from exc
     except KapacitorNotFound as exc:
-        raise AttemptImpossible(exc.message) from exc
+        return AttemptResult(
+            end_reason="failed", message=exc.message, retryable=False, reason=c.TASK_NOT_FOUND
+        )
     except KapacitorRejected as exc:
-        raise AttemptImpossible(exc.message) from exc
-    logs, history = await _final_logs(client, attempt.task_id, run.id, watcher.logs)
+        if "already queued" in exc.message:
+            raise AttemptNotStarted(c.WAITING, exc.message) from exc
+        return AttemptResult(
+            end_reason="failed", message=exc.message, retryable=False, reason=c.REJECTED
+        )
+    # The answer is authoritative: this run is the attempt's, whatever a poll guessed.
+    ctx.claims.assign(attempt.key, run.id, attempt.owner)
+    if watch.run_id != run.id:
+        watch.run_id = run.id
+        await ctx.on_run_id(run.id)
+    logs, history = await _final_logs(ctx, attempt, run.id, watch.logs)
     return AttemptResult(
-        end_reason="success", external_id=run.id, log_tail=logs or None, run_history=history
+        end_reason="success", external_id=run.id, log_tail=tuple(logs) or None, run_history=history
     )
 
 
 async def _failed(
-    client: KapacitorClient, attempt: ApiAttempt, watcher: _Watcher, error_text: str
+    ctx: RunContext, attempt: ApiAttempt, watch: _Watch, error_text: str
 ) -> AttemptResult:
-    run_id = watcher.run_id
-    if run_id is None:
+    if watch.run_id is None:
         with contextlib.suppress(KapacitorError):
-            found = await watcher.candidates()
-            run_id = found[0].id if found else None
-    logs, history = (watcher.logs, "Unavailable")
-    if run_id is not None:
-        logs, history = await _final_logs(client, attempt.task_id, run_id, watcher.logs)
+            await watch.find()
+    logs, history = watch.logs, None
+    if watch.run_id is not None:
+        logs, history = await _final_logs(ctx, attempt, watch.run_id, watch.logs)
     return AttemptResult(
         end_reason="failed",
-        external_id=run_id,
+        external_id=watch.run_id,
         message=failure_message(error_text, logs),
-        log_tail=logs or None,
+        log_tail=tuple(logs) or None,
         run_history=history,
     )
 
 
+async def _lost(ctx: RunContext, attempt: ApiAttempt, watch: _Watch, error: str) -> AttemptResult:
+    """The connection broke mid-run: Kapacitor's record says how the run ended."""
+    ref = AttemptRef(attempt=attempt, run_id=watch.run_id)
+    try:
+        seen = await resolve_attempt(ctx, ref)
+    except KapacitorError:
+        seen = Ended(AttemptResult(end_reason="crashed", external_id=watch.run_id))
+    if isinstance(seen, Live):
+        with contextlib.suppress(KapacitorError):
+            await ctx.client.cancel_run(attempt.task_id, seen.external_id or "")
+        seen = Ended(AttemptResult(end_reason="crashed", external_id=seen.external_id))
+    result = seen.result
+    if result.end_reason == "crashed":
+        message = f"Lost the connection to Kapacitor during the run ({error})."
+        return AttemptResult(
+            end_reason="crashed",
+            external_id=result.external_id,
+            message=message,
+            log_tail=tuple(watch.logs) or None,
+        )
+    return result
+
+
 async def _final_logs(
-    client: KapacitorClient, task_id: str, run_id: str, captured: list[str]
+    ctx: RunContext, attempt: ApiAttempt, run_id: str, captured: list[str]
 ) -> tuple[list[str], str]:
     """Logs from storage when Kapacitor kept the run, else what was captured in flight."""
     try:
-        events = await client.run_logs(task_id, run_id)
+        events = await ctx.client.run_logs(attempt.task_id, run_id)
     except KapacitorError:
         return captured, "Unavailable"
-    if events is None:
-        return captured, "Unavailable"
-    return (_log_lines(events) or captured), "Available"
+    kept = events is not None
+    ctx.facts.learn(attempt.server, kept)
+    return (lines(events) or captured) if kept else captured, "Available" if kept else "Unavailable"
+
+
+# --- an attempt nobody watches ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    """An open attempt found in status, to be matched with Kapacitor's record."""
+
+    attempt: ApiAttempt
+    run_id: str | None
+    cancelled_as: EndReason | None = None
+    """The operator asked Kapacitor to cancel this run, for this reason (stopped, timeout):
+    a cancelled record then ends the attempt with it."""
+    cancel_message: str = ""
+
+
+async def resolve_attempt(ctx: RunContext, ref: AttemptRef) -> Live | Ended:
+    """How Kapacitor's record says the attempt's run is doing.
+
+    Raises:
+        KapacitorError: Kapacitor could not answer (look again later).
+    """
+    attempt = ref.attempt
+    run: FluxRun | None = None
+    if ref.run_id:
+        run = await ctx.client.get_run(attempt.task_id, ref.run_id)
+    else:
+        others = ctx.claims.taken_by_others(attempt.key, attempt.owner)
+        found = [r for r in await candidates(ctx.client, attempt) if matches(r, attempt, others)]
+        if len(found) > 1:
+            ids = ", ".join(r.id for r in found)
+            message = f"Several runs ({ids}) could be this attempt's; its result is unknown."
+            return Ended(AttemptResult(end_reason="crashed", message=message))
+        run = found[0] if found else None
+        if run is not None:
+            ctx.claims.claim(attempt.key, run.id, attempt.owner)
+    if run is None:
+        return Ended(AttemptResult(end_reason="crashed", external_id=ref.run_id, message=NO_RECORD))
+    if run.status in IN_FLIGHT:
+        return Live(external_id=run.id)
+    logs = lines(await ctx.client.run_logs(attempt.task_id, run.id))
+    ctx.facts.learn(attempt.server, True)
+    tail = tuple(logs) or None
+    if run.status == "success":
+        return Ended(
+            AttemptResult(
+                end_reason="success", external_id=run.id, log_tail=tail, run_history="Available"
+            )
+        )
+    if run.status == "canceled":
+        reason: EndReason = ref.cancelled_as or "crashed"
+        text = ref.cancel_message if ref.cancelled_as else CANCELLED_WITH_CONNECTION
+        return Ended(
+            AttemptResult(end_reason=reason, external_id=run.id, message=text, log_tail=tail)
+        )
+    return Ended(
+        AttemptResult(
+            end_reason="failed",
+            external_id=run.id,
+            message=failure_message("Run failed.", logs),
+            log_tail=tail,
+            run_history="Available",
+        )
+    )
