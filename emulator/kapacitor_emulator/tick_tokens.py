@@ -1,0 +1,85 @@
+"""TICKscript token types, as Kapacitor names them in parser errors (``tick/ast/lex.go``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class T(Enum):
+    """Token types; the value is how Kapacitor prints the type in error messages."""
+
+    ERROR = "ERR"
+    EOF = "EOF"
+    VAR = "var"
+    DBRP = "dbrp"
+    ASGN = "="
+    DOT = "."
+    PIPE = "|"
+    AT = "@"
+    IDENT = "identifier"
+    REFERENCE = "reference"
+    LAMBDA = "lambda"
+    NUMBER = "number"
+    STRING = "string"
+    DURATION = "duration"
+    LPAREN = "("
+    RPAREN = ")"
+    LSBRACKET = "["
+    RSBRACKET = "]"
+    COMMA = ","
+    NOT = "!"
+    TRUE = "TRUE"
+    FALSE = "FALSE"
+    REGEX = "regex"
+    COMMENT = "//"
+    STAR = "*"
+    PLUS = "+"
+    MINUS = "-"
+    MULT = "*op"
+    DIV = "/"
+    MOD = "%"
+    AND = "AND"
+    OR = "OR"
+    EQUAL = "=="
+    NOT_EQUAL = "!="
+    LESS = "<"
+    GREATER = ">"
+    LESS_EQUAL = "<="
+    GREATER_EQUAL = ">="
+    REGEX_EQUAL = "=~"
+    REGEX_NOT_EQUAL = "!~"
+
+    def __str__(self) -> str:
+        return "*" if self is T.MULT else self.value
+
+
+OPERATORS = {
+    T.NOT: "!",
+    T.PLUS: "+",
+    T.MINUS: "-",
+    T.MULT: "*",
+    T.DIV: "/",
+    T.MOD: "%",
+    T.EQUAL: "==",
+    T.NOT_EQUAL: "!=",
+    T.LESS: "<",
+    T.GREATER: ">",
+    T.LESS_EQUAL: "<=",
+    T.GREATER_EQUAL: ">=",
+    T.REGEX_EQUAL: "=~",
+    T.REGEX_NOT_EQUAL: "!~",
+    T.AND: "AND",
+    T.OR: "OR",
+}
+"""Expression operators (``NOT`` is one only for printing, as in Kapacitor)."""
+BINARY = frozenset(OPERATORS) - {T.NOT}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token: type, byte offset in the script, text (the message for ``ERROR``)."""
+
+    typ: T
+    pos: int
+    val: str
