@@ -25,6 +25,11 @@ from kapacitor_emulator.tick_values import LIST, STAR, VAR_TYPES, EvalError, Val
 VALIDATION_HEADER = "X-Emulator-Validation"
 VALIDATION_LEVEL = "partial"
 """The emulator checks scripts as Kapacitor does for the common mistakes, not all."""
+_SCRIPT_COLLECTIONS = (
+    "/kapacitor/v1/tasks",
+    "/kapacitor/v1/templates",
+    "/kapacitor/v1/api/v2/tasks",
+)
 STARTUP_WARNING = (
     "kapacitor-emulator: TICKscript and Flux validation is partial: scripts a real "
     "kapacitord rejects may be accepted here (see docs/emulator.md, 'What is validated')"
@@ -38,10 +43,23 @@ __all__ = [
     "TickParseError",
     "compile_task",
     "compile_template",
+    "is_script_write",
     "parse",
     "script_dbrps",
     "task_type",
 ]
+
+
+def is_script_write(method: str, path: str) -> bool:
+    """Whether a request writes a script the emulator validates (task and template POST
+    and PATCH, TICKscript and Flux): its response carries :data:`VALIDATION_HEADER`."""
+    for base in _SCRIPT_COLLECTIONS:
+        if method == "POST" and path == base:
+            return True
+        rest = path.removeprefix(base + "/")
+        if method == "PATCH" and rest != path and rest and "/" not in rest:
+            return True
+    return False
 
 
 def _root(node: ast.Node) -> ast.Node:
