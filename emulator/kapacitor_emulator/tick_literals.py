@@ -1,4 +1,4 @@
-"""Go's text conversions that TICKscript literals and error messages go through.
+"""TICKscript literals, and Go's text conversions they and error messages go through.
 
 Kapacitor parses numbers with ``strconv.ParseInt`` (a leading ``0`` means octal),
 durations with ``influxql.ParseDuration``, quotes names with ``%q``, and its JSON
@@ -8,6 +8,10 @@ encoder turns invalid UTF-8 (a context window cut inside a character) into U+FFF
 from __future__ import annotations
 
 import re
+
+from kapacitor_emulator import tick_ast as ast
+from kapacitor_emulator.go_regexp import regexp_error
+from kapacitor_emulator.tick_tokens import T, Token
 
 _INT64 = 1 << 63
 _UNIT_NANOS = {"u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
@@ -70,3 +74,37 @@ def parse_duration(text: str) -> int | None:
         return None
     nanos = (count * _UNIT_NANOS[match.group(2)]) % (1 << 64)
     return nanos - (1 << 64) if nanos >= _INT64 else nanos
+
+
+def literal_node(tok: Token, pos: ast.Pos) -> ast.Node:
+    """The node of a duration, regex or number token.
+
+    Raises:
+        ValueError: Kapacitor's reason (after ``parser: ``).
+    """
+    if tok.typ is T.DURATION:
+        nanos = parse_duration(tok.val)
+        if nanos is None:
+            raise ValueError("invalid duration")
+        return ast.Duration(pos, nanos, tok.val)
+    if tok.typ is T.REGEX:
+        pattern = tok.val[1:-1].replace("\\/", "/")
+        if error := regexp_error(pattern):
+            raise ValueError(error)
+        return ast.Regex(pos, pattern)
+    text = tok.val
+    if "." in text:
+        if re.fullmatch(r"[0-9]*\.[0-9]*", text) and (value := float(text)) != float("inf"):
+            return ast.Number(pos, False, value)
+    else:
+        integer = parse_int64(text, 8 if text.startswith("0") and len(text) > 1 else 10)
+        if integer is not None:
+            return ast.Number(pos, True, integer)
+    raise ValueError(f"illegal number syntax: {go_quote(text)}")
+
+
+def string_literal(text: str) -> str:
+    """A string token's value: ``'''...'''`` as written, ``'...'`` with ``\\'`` unescaped."""
+    if len(text) >= 6 and text.startswith("'''"):
+        return text[3:-3]
+    return text[1:-1].replace("\\'", "'")

@@ -12,13 +12,11 @@ are ``parser: <reason>``. Regexes are checked by :mod:`~kapacitor_emulator.go_re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import NoReturn
 
 from kapacitor_emulator import tick_ast as ast
-from kapacitor_emulator.go_regexp import regexp_error
-from kapacitor_emulator.tick_literals import go_bytes_text, go_quote, parse_duration, parse_int64
+from kapacitor_emulator.tick_literals import go_bytes_text, literal_node, string_literal
 from kapacitor_emulator.tick_scan import lex
 from kapacitor_emulator.tick_tokens import BINARY, T, Token
 
@@ -267,37 +265,14 @@ class _Parser:
 
     def literal(self, tok: Token) -> ast.Node:
         pos = self.position(tok.pos)
-        if tok.typ is T.DURATION:
-            nanos = parse_duration(tok.val)
-            if nanos is None:
-                self.fail("invalid duration")
-            return ast.Duration(pos, nanos, tok.val)
-        if tok.typ is T.REGEX:
-            pattern = tok.val[1:-1].replace("\\/", "/")
-            if error := regexp_error(pattern):
-                self.fail(error)
-            return ast.Regex(pos, pattern)
-        return self.number(tok, pos)
-
-    def number(self, tok: Token, pos: ast.Pos) -> ast.Number:
-        text = tok.val
-        if "." in text:
-            if re.fullmatch(r"[0-9]*\.[0-9]*", text) and (value := float(text)) != float("inf"):
-                return ast.Number(pos, False, value)
-        else:
-            integer = parse_int64(text, 8 if text.startswith("0") and len(text) > 1 else 10)
-            if integer is not None:
-                return ast.Number(pos, True, integer)
-        self.fail(f"illegal number syntax: {go_quote(text)}")
+        try:
+            return literal_node(tok, pos)
+        except ValueError as exc:
+            self.fail(str(exc))
 
     def string(self) -> ast.String:
         tok = self.expect(T.STRING)
-        text = tok.val
-        if len(text) >= 6 and text.startswith("'''"):
-            literal = text[3:-3]
-        else:
-            literal = text[1:-1].replace("\\'", "'")
-        return ast.String(self.position(tok.pos), literal)
+        return ast.String(self.position(tok.pos), string_literal(tok.val))
 
     def reference(self) -> ast.Reference:
         tok = self.expect(T.REFERENCE)

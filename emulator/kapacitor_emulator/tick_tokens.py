@@ -83,3 +83,38 @@ class Token:
     typ: T
     pos: int
     val: str
+
+
+_EOF = ""
+_SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+
+
+def is_space(ch: str) -> bool:
+    """Go's ``unicode.IsSpace``."""
+    return ch in _SPACES
+
+
+def is_letter(ch: str) -> bool:
+    """Go's ``unicode.IsLetter``."""
+    return ch != _EOF and ch.isalpha()
+
+
+def is_digit(ch: str) -> bool:
+    """Go's ``unicode.IsDigit`` (any decimal digit, not only ASCII)."""
+    return ch != _EOF and ch.isdecimal()
+
+
+def go_quote_rune(ch: str) -> str:
+    """Go's ``%q`` of a rune."""
+    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    escapes |= {"\v": "\\v", "'": "\\'", "\\": "\\\\"}
+    if ch in escapes:
+        return f"'{escapes[ch]}'"
+    code = ord(ch)
+    if ch.isprintable() and ch != "\xad":
+        return f"'{ch}'"
+    if code < 0x80:
+        return f"'\\x{code:02x}'"
+    return f"'\\u{code:04x}'" if code <= 0xFFFF else f"'\\U{code:08x}'"
