@@ -190,6 +190,9 @@ def _updated_definition(emu: Emulator, task: TickTask, body: TaskBody) -> TickDe
         definition.script = _template_script(emu, body.template_id)
         task.template_id = body.template_id
     elif body.script and not task.template_id:
+        old_dbrps = parse_script(definition.script, check_type=False).dbrps
+        if old_dbrps and not parse_script(body.script, check_type=False).dbrps and not body.dbrps:
+            raise NativeError(400, "must specify dbrp")  # the dbrp statements went away
         definition.script = body.script
     if body.vars:
         definition.vars = body.vars

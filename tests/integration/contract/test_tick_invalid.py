@@ -796,3 +796,21 @@ def test_patch_with_invalid_script_is_rejected_and_keeps_the_task(
     assert_native_error(resp, 400, message)
     stored = api.get(f"/kapacitor/v1/tasks/{uid}", params={"script-format": "raw"}).json()
     assert stored["script"] == original
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        case("script-without-dbrp", "stream|from()|log()", "must specify dbrp"),
+        case("no-task-type-either", "var x = 5", "must specify dbrp"),
+        case("parse-error-first", "stream|from(", parser('EOF line 1 char 13 in "ream|from("')),
+    ],
+)
+def test_patch_dropping_dbrp_statements_needs_dbrps(
+    api: httpx.Client, uid: str, script: str, message: str
+) -> None:
+    """A task whose script named its dbrps must keep doing so, or get them in the body."""
+    body = {"id": uid, "script": 'dbrp "telegraf"."autogen"\nstream|from()|log()'}
+    assert api.post("/kapacitor/v1/tasks", json=body).status_code == 200
+    resp = api.patch(f"/kapacitor/v1/tasks/{uid}", json={"script": script})
+    assert_native_error(resp, 400, message)
