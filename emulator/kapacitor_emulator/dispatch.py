@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from kapacitor_emulator import flux_router, tick_tasks, tick_templates
+from kapacitor_emulator import flux_router, tick_tasks, tick_templates, tick_validate
 from kapacitor_emulator.auth import authenticate
 from kapacitor_emulator.core import ADMIN_USER, Emulator
 from kapacitor_emulator.gojson import format_rfc3339nano
@@ -189,4 +189,6 @@ async def handle_api(emu: Emulator, request: web.BaseRequest) -> web.StreamRespo
             _gzip(resp)
     resp.headers["X-Kapacitor-Version"] = emu.config.version
     resp.headers["Request-Id"] = str(uuid.uuid4())
+    if tick_validate.is_script_write(request.method, path):
+        resp.headers[tick_validate.VALIDATION_HEADER] = tick_validate.VALIDATION_LEVEL
     return resp

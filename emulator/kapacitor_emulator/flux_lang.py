@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kapacitor_emulator.flux_syntax import FluxSyntaxError as FluxSyntaxError
+from kapacitor_emulator.flux_syntax import check
+
 _DURATION_UNIT = r"(?:mo|ms|us|µs|ns|y|w|d|h|m|s)"
 DURATION_RE = re.compile(rf"^-?(?:\d+{_DURATION_UNIT})+$")
 _DURATION_PART = re.compile(rf"(\d+)({_DURATION_UNIT})")
@@ -33,10 +36,6 @@ _PUNCT = ("|>", "=>", "==", "!=", "<=", ">=", "=~", "!~", "<-")
 _OPEN = {"(": ")", "{": "}", "[": "]"}
 _CLOSE_NAMES = {")": "RPAREN", "}": "RBRACE", "]": "RBRACK"}
 _REGEX_AFTER = {"=~", "!~", "(", ",", ":", "[", "="}
-
-
-class FluxSyntaxError(ValueError):
-    """A script the Flux parser would reject."""
 
 
 class FluxOptionsError(ValueError):
@@ -117,28 +116,14 @@ def tokenize(src: str) -> list[Tok]:
 
 
 def check_syntax(src: str) -> list[Tok]:
-    """Tokenize and check bracket balance.
+    """Check the script as Flux's parser would (:mod:`~kapacitor_emulator.flux_syntax`),
+    then tokenize it.
 
     Raises:
-        FluxSyntaxError: unbalanced brackets or an unterminated string.
+        FluxSyntaxError: Kapacitor's ``loc L:C-L:C: <message>``.
     """
-    toks = tokenize(src)
-    stack: list[Tok] = []
-    for tok in toks:
-        if tok.kind != "punct":
-            continue
-        if tok.text in _OPEN:
-            stack.append(tok)
-        elif tok.text in _CLOSE_NAMES:
-            if not stack or _OPEN[stack[-1].text] != tok.text:
-                at = f"@{_loc(src, tok.start)}-{_loc(src, tok.end)}"
-                raise FluxSyntaxError(f"error {at}: invalid statement {at}: {tok.text}")
-            stack.pop()
-    if stack:
-        at = f"@{_loc(src, stack[-1].start)}-{_loc(src, len(src))}"
-        want = _CLOSE_NAMES[_OPEN[stack[-1].text]]
-        raise FluxSyntaxError(f"error {at}: expected {want}, got EOF")
-    return toks
+    check(src)
+    return tokenize(src)
 
 
 @dataclass

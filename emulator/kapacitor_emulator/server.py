@@ -27,6 +27,7 @@ from kapacitor_emulator.core import Emulator, EmulatorConfig
 from kapacitor_emulator.dispatch import handle_api
 from kapacitor_emulator.runner import scheduler_loop
 from kapacitor_emulator.state import RunStorage
+from kapacitor_emulator.tick_validate import STARTUP_WARNING
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.username) != bool(args.password):
         parser.error("--username and --password go together")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    print(STARTUP_WARNING, file=sys.stderr, flush=True)
     try:
         asyncio.run(serve(config_from_args(args)))
     except OSError as exc:

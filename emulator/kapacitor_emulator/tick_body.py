@@ -126,6 +126,8 @@ def decode_var(raw: Any) -> Var:
     if vtype == "list":
         if not isinstance(value, list):
             raise BodyError("list var")
+        if not all(isinstance(item, dict) and {"type", "value"} <= item.keys() for item in value):
+            raise BodyError("list items need a type and a value")
         value = [decode_var(item).to_json() for item in value]
     if vtype == "star":
         value = None

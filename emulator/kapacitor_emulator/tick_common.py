@@ -14,6 +14,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
+from kapacitor_emulator import tick_validate
 from kapacitor_emulator.gojson import ZERO_TIME, format_rfc3339nano
 from kapacitor_emulator.responses import NativeError
 from kapacitor_emulator.state import Var
@@ -30,21 +31,64 @@ def tick_time(moment: datetime | None) -> str:
     return format_rfc3339nano(moment) if moment is not None else ZERO_TIME
 
 
-def parse_script(script: str) -> TickScript:
+def parse_script(script: str, *, check_type: bool = True, template: bool = False) -> TickScript:
     """Parse a script, or fail with Kapacitor's 400 messages.
 
+    A template's script is parsed before Kapacitor looks at it being empty, and an empty
+    script has no task type: ``invalid task type: invalid``.
+
     Raises:
-        NativeError: empty script, parse error or invalid task type.
+        NativeError: empty script, parse error or (with ``check_type``) invalid task type.
     """
     if script == "":
-        raise NativeError(400, "must provide TICKscript")
+        raise NativeError(
+            400, "invalid task type: invalid" if template else "must provide TICKscript"
+        )
+    try:
+        program = tick_validate.parse(script)
+    except tick_validate.TickParseError as exc:
+        raise NativeError(400, f"invalid TICKscript: {exc}") from exc
     try:
         info = parse_tickscript(script)
-    except TickSyntaxError as exc:
-        raise NativeError(400, f"invalid TICKscript: {exc}") from exc
+    except TickSyntaxError as exc:  # Kapacitor's parser accepted it: summarize what we can
+        info = TickScript([], set(), [], [], [], [])
+        del exc
+    info.script = script
+    info.sources = {tick_validate.task_type(program)} - {"invalid"}
+    info.dbrps = tick_validate.script_dbrps(program)
+    if check_type:
+        check_task_type(info)
+    return info
+
+
+def check_task_type(info: TickScript) -> None:
+    """Raises: NativeError: ``invalid task type: invalid`` (no or both kinds of source)."""
     if info.task_type == "invalid":
         raise NativeError(400, "invalid task type: invalid")
-    return info
+
+
+def compile_check(info: TickScript, provided: Mapping[str, Var]) -> None:
+    """Compile a task's script with its vars, as Kapacitor does before storing it.
+
+    Raises:
+        NativeError: ``invalid TICKscript: <compile error>``.
+    """
+    try:
+        tick_validate.compile_task(info.script, info.task_type, provided)
+    except tick_validate.EvalError as exc:
+        raise NativeError(400, f"invalid TICKscript: {exc}") from exc
+
+
+def template_check(info: TickScript) -> None:
+    """Compile a template's script (vars without a value take their zero value).
+
+    Raises:
+        NativeError: ``invalid TICKscript: <compile error>``.
+    """
+    try:
+        tick_validate.compile_template(info.script, info.task_type)
+    except tick_validate.EvalError as exc:
+        raise NativeError(400, f"invalid TICKscript: {exc}") from exc
 
 
 def check_vars(info: TickScript, provided: Mapping[str, Var]) -> None:

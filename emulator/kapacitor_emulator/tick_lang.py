@@ -64,6 +64,8 @@ class TickScript:
     batch_sources: list[tuple[str, str]]
     query_properties: list[set[str]] = field(default_factory=list)
     """For each batch ``query()`` node, the names of its ``.property()`` calls."""
+    script: str = ""
+    """The script's text."""
 
     @property
     def task_type(self) -> str:
@@ -263,4 +265,6 @@ def parse_tickscript(script: str) -> TickScript:
     tokens = tokenize(script)
     _check_brackets(script, tokens)
     reader = _Reader(script, tokens)
-    return _summarize(reader.statements())
+    info = _summarize(reader.statements())
+    info.script = script
+    return info

@@ -21,7 +21,9 @@ from kapacitor_emulator.state import TickDefinition, TickTask
 from kapacitor_emulator.tick_body import BodyError, TaskBody, decode_task_body
 from kapacitor_emulator.tick_common import (
     BASE,
+    check_task_type,
     check_vars,
+    compile_check,
     dbrps_json,
     parse_script,
     render_script,
@@ -147,7 +149,7 @@ async def create_task(emu: Emulator, call: Call) -> web.StreamResponse:
         raise NativeError(400, f"task {task_id} already exists")
     script = _template_script(emu, body.template_id) if body.template_id else body.script
     info = parse_script(script)
-    check_vars(info, body.vars)
+    compile_check(info, body.vars)
     dbrps = resolve_dbrps(
         info, body.dbrps, conflict="cannot specify dbrp in both implicitly and explicitly"
     )
@@ -188,15 +190,19 @@ def _updated_definition(emu: Emulator, task: TickTask, body: TaskBody) -> TickDe
         definition.script = _template_script(emu, body.template_id)
         task.template_id = body.template_id
     elif body.script and not task.template_id:
+        old_dbrps = parse_script(definition.script, check_type=False).dbrps
+        if old_dbrps and not parse_script(body.script, check_type=False).dbrps and not body.dbrps:
+            raise NativeError(400, "must specify dbrp")  # the dbrp statements went away
         definition.script = body.script
     if body.vars:
         definition.vars = body.vars
-    info = parse_script(definition.script)
-    check_vars(info, definition.vars)
+    info = parse_script(definition.script, check_type=False)
     if body.dbrps or info.dbrps:
         definition.dbrps = resolve_dbrps(
             info, body.dbrps, conflict="cannot specify dbrp in implicitly and explicitly"
         )
+    check_task_type(info)
+    compile_check(info, definition.vars)
     task.type = info.task_type
     return definition
 

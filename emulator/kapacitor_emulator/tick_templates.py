@@ -23,6 +23,7 @@ from kapacitor_emulator.tick_common import (
     parse_script,
     render_script,
     script_options,
+    template_check,
     tick_time,
     vars_json,
 )
@@ -93,7 +94,8 @@ async def create_template(emu: Emulator, call: Call) -> web.StreamResponse:
         raise NativeError(400, tick_id_error("template", template_id))
     if template_id in emu.state.templates:
         raise NativeError(400, f"template {template_id} already exists")
-    info = parse_script(body.script)
+    info = parse_script(body.script, template=True)
+    template_check(info)
     now = emu.clock.now()
     template = Template(template_id, info.task_type, body.script, now, now)
     emu.state.templates[template_id] = template
@@ -119,6 +121,7 @@ async def patch_template(emu: Emulator, call: Call) -> web.StreamResponse:
         raise NativeError(404, "template does not exist, cannot update")
     if body.script:
         info = parse_script(body.script)
+        template_check(info)
         reload_template_tasks(emu, template_id, body.script)
         template.script = body.script
         template.type = info.task_type

@@ -30,12 +30,20 @@ YEARLY = 'cron: "0 0 1 1 *"'
 """A schedule that never fires during a test run."""
 
 
+def go_json(value: Any, indent: int | None = None) -> str:
+    """JSON as Go's encoding/json writes it: ``<``, ``>`` and ``&`` escaped; compact
+    without ``indent``."""
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(value, indent=indent, ensure_ascii=False, separators=separators)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def assert_native_error(resp: httpx.Response, status: int, message: str) -> None:
     """A native error: pretty JSON, ``error`` and ``message`` equal, no trailing newline."""
     assert resp.status_code == status, resp.text
     assert resp.headers["Content-Type"] == JSON_CT
     body = {"error": message, "message": message}
-    assert resp.text == json.dumps(body, indent=4, ensure_ascii=False)
+    assert resp.text == go_json(body, indent=4)
 
 
 def assert_flux_error(resp: httpx.Response, status: int, code: str, message: str) -> None:
@@ -43,7 +51,7 @@ def assert_flux_error(resp: httpx.Response, status: int, code: str, message: str
     assert resp.status_code == status, resp.text
     assert resp.headers["X-Platform-Error-Code"] == code
     assert resp.headers["Content-Type"] == JSON_CT
-    assert resp.text == json.dumps({"code": code, "message": message}, separators=(",", ":"))
+    assert resp.text == go_json({"code": code, "message": message})
 
 
 def create_task(api: httpx.Client, task_id: str, script: str = STREAM, **extra: Any) -> Any:
