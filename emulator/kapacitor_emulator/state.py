@@ -198,6 +198,8 @@ class State:
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     requests: list[RequestRecord] = field(default_factory=list)
+    template_links: set[tuple[str, str]] = field(default_factory=set)
+    """(template ID, task ID) associations, kept apart from the tasks' ``template-id``."""
 
     def all_run_ids(self) -> set[str]:
         """Every run ID currently known (queued, in flight or stored)."""

@@ -17,7 +17,8 @@ from kapacitor_emulator.core import Emulator
 from kapacitor_emulator.ids import is_valid_tick_id, new_uuid, tick_id_error
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
-from kapacitor_emulator.state import TickDefinition, TickTask
+from kapacitor_emulator.state import Template, TickDefinition, TickTask
+from kapacitor_emulator.template_links import link, relink, unlink
 from kapacitor_emulator.tick_body import BodyError, TaskBody, decode_task_body
 from kapacitor_emulator.tick_common import (
     BASE,
@@ -102,6 +103,8 @@ def task_json(task: TickTask, raw: bool = False, labels: bool = False) -> dict[s
     """The full task object of GET/POST/PATCH."""
     out = {name: _field(task, name, raw, labels) for name in TASK_FIELDS}
     out["dot"] = out["dot"] or ""
+    if compile_error := _compile_error(task):  # Kapacitor compiles the task to show it
+        out["dot"], out["error"] = "", compile_error
     return out
 
 
@@ -162,6 +165,7 @@ async def create_task(emu: Emulator, call: Call) -> web.StreamResponse:
         modified=now,
     )
     emu.state.tasks[task_id] = task
+    link(emu, body.template_id, task_id)
     if body.status == "enabled":
         task.status = "enabled"
         _enable(emu, task)
@@ -184,10 +188,14 @@ async def get_task(emu: Emulator, call: Call) -> web.StreamResponse:
 
 def _updated_definition(emu: Emulator, task: TickTask, body: TaskBody) -> TickDefinition:
     definition = copy.deepcopy(task.definition)
-    if body.template_id and body.template_id != task.template_id:
-        definition.script = _template_script(emu, body.template_id)
-        task.template_id = body.template_id
-    elif body.script and not task.template_id:
+    template_id = body.template_id or task.template_id
+    if template_id:  # a template task always takes its template's current script
+        template = emu.state.templates.get(template_id)
+        if template is None:  # (Kapacitor names the body's template-id, often "")
+            raise NativeError(400, f"unknown template {body.template_id}: err: no template exists")
+        definition.script = template.script
+        task.template_id = template_id
+    elif body.script:
         definition.script = body.script
     if body.vars:
         definition.vars = body.vars
@@ -221,6 +229,7 @@ async def patch_task(emu: Emulator, call: Call) -> web.StreamResponse:
         work.id = body.id
     work.modified = emu.clock.now()
     emu.state.tasks[work.id] = work
+    relink(emu, (task.template_id, task.id), (work.template_id, work.id))
     if body.status == "enabled" and task.status == "disabled":
         work.status = "enabled"
         _enable(emu, work)
@@ -237,7 +246,9 @@ async def delete_task(emu: Emulator, call: Call) -> web.StreamResponse:
     task_id = call.params["id"]
     if not task_id:
         raise NativeError(400, "must specify task id on path")
-    emu.state.tasks.pop(task_id, None)
+    task = emu.state.tasks.pop(task_id, None)
+    if task is not None:
+        unlink(emu, task.template_id, task_id)
     return empty(204)
 
 
@@ -258,23 +269,61 @@ async def list_tasks(emu: Emulator, call: Call) -> web.StreamResponse:
     return native_json({"tasks": items})
 
 
-def reload_template_tasks(emu: Emulator, template_id: str, script: str) -> None:
-    """A template changed: linked tasks take its script; enabled ones restart.
+def _compile_error(task: TickTask) -> str:
+    """What compiling the stored definition says (a missing var), or ``""``."""
+    try:
+        check_vars(parse_script(task.definition.script), task.definition.vars)
+    except NativeError as exc:
+        return exc.message.removeprefix("invalid TICKscript: ")
+    return ""
+
+
+def _script_dbrps(script: str) -> list[tuple[str, str]]:
+    try:
+        return parse_tickscript(script).dbrps
+    except TickSyntaxError:
+        return []
+
+
+def _retemplate(task: TickTask, template: Template, dbrps: list[tuple[str, str]] | None) -> str:
+    """Give a task a template's definition; restart it when enabled. The start error."""
+    task.template_id, task.type = template.id, template.type
+    task.definition.script = template.script
+    if dbrps is not None:
+        task.definition.dbrps = list(dbrps)
+    if task.status != "enabled":
+        return ""
+    error = _compile_error(task)
+    if not error and not task.definition.dbrps:
+        error = "task does contain any dbrps"  # sic
+    if error:
+        task.running, task.error = None, ""
+        return error
+    _start(task)
+    return task.error
+
+
+def reload_template_tasks(emu: Emulator, old: Template, new: Template, task_ids: list[str]) -> None:
+    """A template was saved: its associated tasks take the new definition, in order, and
+    enabled ones restart. When one cannot restart, every task done so far (that one
+    included) gets the old definition back and restarts, later ones are untouched, and
+    the template keeps its new script (Kapacitor does not roll it back).
 
     Raises:
-        NativeError: a linked task would no longer compile.
+        NativeError: 500 ``error reloading associated task <id>: <why>``.
     """
-    linked = [t for t in emu.state.tasks.values() if t.template_id == template_id]
-    info = parse_script(script)
-    for task in linked:
-        try:
-            check_vars(info, task.definition.vars)
-        except NativeError as exc:
-            raise NativeError(
-                400, f"error reloading associated task {task.id}: {exc.message}"
-            ) from exc
-    for task in linked:
-        task.definition.script = script
-        task.type = info.task_type
-        if task.status == "enabled":
-            _start(task)
+    old_dbrps, new_dbrps = _script_dbrps(old.script), _script_dbrps(new.script)
+    done: list[TickTask] = []
+    for task_id in task_ids:
+        task = emu.state.tasks.get(task_id)
+        if task is None:
+            unlink(emu, old.id, task_id)
+            continue
+        if old.id != new.id:
+            link(emu, new.id, task_id)
+        done.append(task)
+        error = _retemplate(task, new, new_dbrps if old_dbrps or new_dbrps else None)
+        if error:
+            for undo in done:
+                _retemplate(undo, old, old_dbrps if old_dbrps else None)
+            raise NativeError(500, f"error reloading associated task {task_id}: {error}")
