@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from kapacitor_emulator.alert_state import AlertStore
+from kapacitor_emulator.replay_state import ReplayStore
+
 RunStorage = Literal["none", "memory"]
 
 
@@ -200,6 +203,8 @@ class State:
     requests: list[RequestRecord] = field(default_factory=list)
     template_links: set[tuple[str, str]] = field(default_factory=set)
     """(template ID, task ID) associations, kept apart from the tasks' ``template-id``."""
+    alerts: AlertStore = field(default_factory=AlertStore)
+    replay: ReplayStore = field(default_factory=ReplayStore)
 
     def all_run_ids(self) -> set[str]:
         """Every run ID currently known (queued, in flight or stored)."""
