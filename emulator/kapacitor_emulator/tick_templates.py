@@ -5,7 +5,8 @@ Their ``vars`` are the script's own ``var`` statements (sorted by name, as Go ma
 map). The body carries ``id``, ``type`` and ``script`` only. On create the type comes
 from the script (the body's is ignored); on PATCH it comes from the body's ``type`` only,
 so a new script with the other source is rejected (``name "batch" is undefined. Names in
-scope: time,stream``) unless ``type`` changes with it. A PATCH saves the template, then
+scope: time,stream``; Kapacitor lists the names in Go map order, so it varies) unless
+``type`` changes with it. A PATCH saves the template, then
 reloads the associated tasks (:func:`tick_tasks.reload_template_tasks`); when one of them
 fails to restart the answer is a 500 and the template keeps its new script anyway.
 Deleting a template used by tasks succeeds and leaves them pointing at it.
