@@ -27,7 +27,7 @@ from kapacitor_emulator.lineproto import Point
 from kapacitor_emulator.replay_state import Recording, date_order
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
-from kapacitor_emulator.state import TickTask
+from kapacitor_emulator.state import TickDefinition, TickTask
 from kapacitor_emulator.tick_lang import parse_tickscript
 from kapacitor_emulator.tick_lexer import Kind, TickSyntaxError, tokenize
 from kapacitor_emulator.tick_list import ListParams, glob_regex
@@ -69,10 +69,11 @@ def load_task(emu: Emulator, task_id: str, prefix: str = "") -> TickTask:
     return task
 
 
-def from_measurements(task: TickTask) -> list[str]:
+def from_measurements(task: TickTask, definition: TickDefinition | None = None) -> list[str]:
     """The measurements of the script's ``from()`` nodes (``""`` for one without)."""
+    definition = definition or task.definition
     try:
-        tokens = [t for t in tokenize(task.definition.script) if t.kind is not Kind.COMMENT]
+        tokens = [t for t in tokenize(definition.script) if t.kind is not Kind.COMMENT]
     except TickSyntaxError:
         return [""]
     found: list[str] = []
@@ -87,8 +88,8 @@ def from_measurements(task: TickTask) -> list[str]:
                 arg = tokens[pos + 3]
                 if arg.kind is Kind.STRING:
                     name = arg.text.strip("'")
-                elif arg.kind is Kind.IDENT and arg.text in task.definition.vars:
-                    name = str(task.definition.vars[arg.text].value)
+                elif arg.kind is Kind.IDENT and arg.text in definition.vars:
+                    name = str(definition.vars[arg.text].value)
         found.append(name)
     return found
 

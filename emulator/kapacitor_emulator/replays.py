@@ -8,7 +8,7 @@ later one that much later). The replay is ``running`` (GET answers 202) until th
 real server: a stream recording against a batch task fails with ``zip: not a valid zip
 file``, a batch recording against a stream task with ``gzip: invalid header``, a task
 that cannot start with ``task start: <why>``. The emulator does not run TICKscript: the
-stats count the replayed points on the source node and the first node after it.
+stats count the replayed points as :mod:`task_stats` describes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from kapacitor_emulator.replay_state import Recording, Replay
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
 from kapacitor_emulator.state import TickTask
+from kapacitor_emulator.task_stats import node_stats, script_nodes
 from kapacitor_emulator.tick_common import start_error
 from kapacitor_emulator.tick_lang import parse_tickscript
 from kapacitor_emulator.tick_lexer import TickSyntaxError
@@ -63,25 +64,6 @@ def _clock(text: str) -> str:
 
 
 _CLOCK = Field("clock", "client.Clock", "text", _clock)
-
-
-def _node_stats(task: TickTask, count: int) -> dict[str, Any]:
-    try:
-        nodes = parse_tickscript(task.definition.script).nodes
-    except TickSyntaxError:
-        nodes = []
-    stats: dict[str, Any] = {}
-    for index, name in enumerate(nodes):
-        collected = count if index < 2 else 0
-        emitted = count if index == 0 or (index == 1 and len(nodes) > 2) else 0
-        stats[f"{name}{index}"] = {
-            "avg_exec_time_ns": 0,
-            "collected": collected,
-            "emitted": emitted,
-            "errors": 0,
-            "working_cardinality": 0,
-        }
-    return {"task-stats": {"throughput": 0}, "node-stats": dict(sorted(stats.items()))}
 
 
 def _source_error(task: TickTask, recording: Recording) -> str:
@@ -119,7 +101,7 @@ async def _run(
         if outcome.status == "failed":
             error = outcome.error or "emulated replay failure"
     points = len(recording.points) if recording is not None else 0
-    conclude(emu, replay, error, _node_stats(task, points))
+    conclude(emu, replay, error, node_stats(script_nodes(task.definition.script), points))
 
 
 def conclude(emu: Emulator, replay: Replay, error: str, stats: dict[str, Any]) -> None:

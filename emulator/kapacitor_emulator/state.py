@@ -41,6 +41,8 @@ class TickDefinition:
     script: str
     dbrps: list[tuple[str, str]]
     vars: dict[str, Var]
+    points: int = 0
+    """Points written to ``/write`` that reached it while running (see task_stats)."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ from kapacitor_emulator.ids import is_valid_tick_id, new_uuid, tick_id_error
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
 from kapacitor_emulator.state import Template, TickDefinition, TickTask
+from kapacitor_emulator.task_stats import node_stats, script_nodes
 from kapacitor_emulator.template_links import link, relink, unlink
 from kapacitor_emulator.tick_body import BodyError, TaskBody, decode_task_body
 from kapacitor_emulator.tick_common import (
@@ -68,12 +69,7 @@ def _dot(task: TickTask, labels: bool) -> str | None:
 def _stats(task: TickTask) -> dict[str, Any]:
     if not task.executing or task.running is None:
         return {}
-    info = parse_tickscript(task.running.script)
-    nodes = {
-        f"{node}{idx}": {"avg_exec_time_ns": 0, "errors": 0, "working_cardinality": 0}
-        for idx, node in enumerate(info.nodes)
-    }
-    return {"task-stats": {"throughput": 0}, "node-stats": nodes}
+    return node_stats(script_nodes(task.running.script), task.running.points)
 
 
 def _field(task: TickTask, name: str, raw: bool, labels: bool) -> Any:

@@ -6,7 +6,7 @@ parsed first (one bad line rejects the request with every bad line listed), then
 ``db`` query parameter is required; errors are the bare text plus a newline with status
 400, success is 204. ``rp`` may be empty (the points then carry the configured default
 retention policy, empty here). The points reach the stream recordings that are running;
-the emulator does not execute tasks, so enabled tasks' ``stats`` do not move.
+executing stream tasks count them in their ``stats`` (see :mod:`task_stats`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kapacitor_emulator.lineproto import parse_points
 from kapacitor_emulator.recordings import feed_points
 from kapacitor_emulator.responses import empty
 from kapacitor_emulator.routing import Call
+from kapacitor_emulator.task_stats import count_points
 
 
 def _error(text: str) -> web.Response:
@@ -37,4 +38,5 @@ async def write(emu: Emulator, call: Call) -> web.StreamResponse:
     if not db:
         return _error("database is required")
     feed_points(emu, db, call.query.get("rp", ""), points)
+    count_points(emu, db, call.query.get("rp", ""), points)
     return empty(204)

@@ -1,4 +1,5 @@
-"""Contract: ``POST /kapacitor/v1/write`` (line protocol into Kapacitor).
+"""Contract: ``POST /kapacitor/v1/write`` (line protocol into Kapacitor) and the execution
+stats of the stream tasks it feeds.
 
 Every test runs against each kind of server (``api``: emulator and kapacitord). Error
 bodies are the bare error text and a newline (not JSON), with the JSON content type the
@@ -7,12 +8,15 @@ native routes always carry.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
-from tests.integration.contract.helpers import JSON_CT, assert_native_error
+from tests.integration.contract.helpers import DBRPS, JSON_CT, assert_native_error
 
 WRITE = "/kapacitor/v1/write"
+NODE_STATS = {"avg_exec_time_ns", "collected", "emitted", "errors", "working_cardinality"}
 
 
 def _error(resp: httpx.Response, text: str) -> None:
@@ -84,3 +88,30 @@ def test_line_errors(api: httpx.Client, line: str, params: dict[str, str], why: 
 def test_unknown_precision_counts_as_nanoseconds(api: httpx.Client) -> None:
     resp = api.post(WRITE, params={"db": "db", "precision": "x"}, content="m v=1 1")
     assert resp.status_code == 204
+
+
+def test_written_points_reach_executing_stream_tasks(
+    api: httpx.Client, uid: str, wait_for: Any
+) -> None:
+    script = f"stream|from().measurement('m{uid}')|log()"
+    body = {"id": uid, "dbrps": DBRPS, "script": script, "status": "enabled"}
+    assert api.post("/kapacitor/v1/tasks", json=body).status_code == 200
+    params = {"db": "telegraf", "rp": "autogen"}
+    lines = f"m{uid} v=1\nm{uid} v=2\nother{uid} v=3"
+    assert api.post(WRITE, params=params, content=lines).status_code == 204
+    assert api.post(WRITE, params={"db": "telegraf"}, content=f"m{uid} v=4").status_code == 204
+
+    def stream_node() -> Any:
+        stats = api.get(f"/kapacitor/v1/tasks/{uid}").json()["stats"]["node-stats"]
+        return stats if stats["stream0"]["collected"] == 2 else None
+
+    stats = wait_for(stream_node)
+    assert list(stats) == ["from1", "log2", "stream0"]  # sorted, as Go marshals a map
+    assert stats["stream0"]["emitted"] == 2
+    assert stats["from1"]["collected"] == 2
+    assert all(set(node) == NODE_STATS for node in stats.values())
+    # Counts start again when the task restarts.
+    for status in ("disabled", "enabled"):
+        assert api.patch(f"/kapacitor/v1/tasks/{uid}", json={"status": status}).is_success
+    restarted = api.get(f"/kapacitor/v1/tasks/{uid}").json()["stats"]["node-stats"]
+    assert restarted["stream0"]["collected"] == 0
