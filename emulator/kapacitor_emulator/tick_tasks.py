@@ -17,9 +17,10 @@ from kapacitor_emulator.core import Emulator
 from kapacitor_emulator.ids import is_valid_tick_id, new_uuid, tick_id_error
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
-from kapacitor_emulator.state import Template, TickDefinition, TickTask
+from kapacitor_emulator.state import TickDefinition, TickTask
 from kapacitor_emulator.task_stats import node_stats, script_nodes
 from kapacitor_emulator.template_links import link, relink, unlink
+from kapacitor_emulator.template_reload import compile_error
 from kapacitor_emulator.tick_body import BodyError, TaskBody, decode_task_body
 from kapacitor_emulator.tick_common import (
     BASE,
@@ -99,8 +100,8 @@ def task_json(task: TickTask, raw: bool = False, labels: bool = False) -> dict[s
     """The full task object of GET/POST/PATCH."""
     out = {name: _field(task, name, raw, labels) for name in TASK_FIELDS}
     out["dot"] = out["dot"] or ""
-    if compile_error := _compile_error(task):  # Kapacitor compiles the task to show it
-        out["dot"], out["error"] = "", compile_error
+    if error := compile_error(task):  # Kapacitor compiles the task to show it
+        out["dot"], out["error"] = "", error
     return out
 
 
@@ -265,61 +266,6 @@ async def list_tasks(emu: Emulator, call: Call) -> web.StreamResponse:
     return native_json({"tasks": items})
 
 
-def _compile_error(task: TickTask) -> str:
-    """What compiling the stored definition says (a missing var), or ``""``."""
-    try:
-        check_vars(parse_script(task.definition.script), task.definition.vars)
-    except NativeError as exc:
-        return exc.message.removeprefix("invalid TICKscript: ")
-    return ""
-
-
-def _script_dbrps(script: str) -> list[tuple[str, str]]:
-    try:
-        return parse_tickscript(script).dbrps
-    except TickSyntaxError:
-        return []
-
-
-def _retemplate(task: TickTask, template: Template, dbrps: list[tuple[str, str]] | None) -> str:
-    """Give a task a template's definition; restart it when enabled. The start error."""
-    task.template_id, task.type = template.id, template.type
-    task.definition.script = template.script
-    if dbrps is not None:
-        task.definition.dbrps = list(dbrps)
-    if task.status != "enabled":
-        return ""
-    error = _compile_error(task)
-    if not error and not task.definition.dbrps:
-        error = "task does contain any dbrps"  # sic
-    if error:
-        task.running, task.error = None, ""
-        return error
+def restart(task: TickTask) -> None:
+    """(Re)start a task from its stored definition (template reloads use this)."""
     _start(task)
-    return task.error
-
-
-def reload_template_tasks(emu: Emulator, old: Template, new: Template, task_ids: list[str]) -> None:
-    """A template was saved: its associated tasks take the new definition, in order, and
-    enabled ones restart. When one cannot restart, every task done so far (that one
-    included) gets the old definition back and restarts, later ones are untouched, and
-    the template keeps its new script (Kapacitor does not roll it back).
-
-    Raises:
-        NativeError: 500 ``error reloading associated task <id>: <why>``.
-    """
-    old_dbrps, new_dbrps = _script_dbrps(old.script), _script_dbrps(new.script)
-    done: list[TickTask] = []
-    for task_id in task_ids:
-        task = emu.state.tasks.get(task_id)
-        if task is None:
-            unlink(emu, old.id, task_id)
-            continue
-        if old.id != new.id:
-            link(emu, new.id, task_id)
-        done.append(task)
-        error = _retemplate(task, new, new_dbrps if old_dbrps or new_dbrps else None)
-        if error:
-            for undo in done:
-                _retemplate(undo, old, old_dbrps if old_dbrps else None)
-            raise NativeError(500, f"error reloading associated task {task_id}: {error}")

@@ -7,7 +7,7 @@ from the script (the body's is ignored); on PATCH it comes from the body's ``typ
 so a new script with the other source is rejected (``name "batch" is undefined. Names in
 scope: time,stream``; Kapacitor lists the names in Go map order, so it varies) unless
 ``type`` changes with it. A PATCH saves the template, then
-reloads the associated tasks (:func:`tick_tasks.reload_template_tasks`); when one of them
+reloads the associated tasks (:mod:`template_reload`); when one of them
 fails to restart the answer is a 500 and the template keeps its new script anyway.
 Deleting a template used by tasks succeeds and leaves them pointing at it.
 """
@@ -25,6 +25,7 @@ from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
 from kapacitor_emulator.state import Template, Var
 from kapacitor_emulator.template_links import drop_template, linked_tasks
+from kapacitor_emulator.template_reload import reload_template_tasks
 from kapacitor_emulator.tick_common import (
     BASE,
     declared_vars,
@@ -37,7 +38,7 @@ from kapacitor_emulator.tick_format import build_dot
 from kapacitor_emulator.tick_lang import TickScript, parse_tickscript
 from kapacitor_emulator.tick_lexer import Kind, TickSyntaxError
 from kapacitor_emulator.tick_list import ListParams, project
-from kapacitor_emulator.tick_tasks import reload_template_tasks
+from kapacitor_emulator.tick_tasks import restart
 
 TEMPLATE_FIELDS = ("link", "id", "type", "script", "vars", "dot", "error", "created", "modified")
 LIST_FIELDS = ("link", "id", "type", "script", "dot", "error", "created", "modified")
@@ -198,7 +199,7 @@ async def patch_template(emu: Emulator, call: Call) -> web.StreamResponse:
         del emu.state.templates[original.id]
         drop_template(emu, original.id)
     emu.state.templates[updated.id] = updated
-    reload_template_tasks(emu, original, updated, task_ids)
+    reload_template_tasks(emu, original, updated, task_ids, restart)
     return native_json(template_json(updated))
 
 
