@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from kapacitor_emulator import control_data
 from kapacitor_emulator.core import Emulator
 from kapacitor_emulator.flux_tasks import task_json as flux_task_json
 from kapacitor_emulator.gojson import (
@@ -155,6 +156,9 @@ def dump_state(emu: Emulator) -> dict[str, Any]:
         "storedRuns": {k: [run_json(r) for r in v] for k, v in state.stored_runs.items()},
         "outcomes": {k: [o.to_json() for o in v] for k, v in state.outcomes.items()},
         "faults": state.faults.to_json(),
+        "alerts": state.alerts.dump(),
+        "replay": state.replay.dump(),
+        "templateLinks": sorted([t, k] for t, k in state.template_links),
         "runStorage": emu.config.run_storage,
         "now": format_rfc3339nano(emu.clock.now()),
     }
@@ -229,6 +233,8 @@ async def _dispatch(
         if parts[2] == "scheduled-runs" and method == "POST":
             run = await _task_route(emu, method, parts, request)
             return _json(run_json(run), 201)
+    if (result := await control_data.dispatch(emu, method, parts, request)) is not None:
+        return _json(result)
     raise ControlError(404, f"no control route {method} {request.path}")
 
 
@@ -257,5 +263,5 @@ async def handle_control(
     """Serve one ``/emulator/v1/...`` request."""
     try:
         return await _dispatch(emu, listeners, request, on_control_port)
-    except ControlError as exc:
+    except (ControlError, control_data.ControlDataError) as exc:
         return _json({"error": str(exc)}, exc.status)

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from kapacitor_emulator import flux_router, tick_tasks, tick_templates, tick_validate
+from kapacitor_emulator import flux_router, native_routes, tick_tasks, tick_templates, tick_validate
 from kapacitor_emulator.auth import authenticate
 from kapacitor_emulator.core import ADMIN_USER, Emulator
 from kapacitor_emulator.gojson import format_rfc3339nano
@@ -108,6 +108,8 @@ async def _route(emu: Emulator, call: Call, query_string: str) -> web.StreamResp
         if path.startswith(base + "/") and method in item:
             call.params = {"id": path[len(base) + 1 :]}
             return await item[method](emu, call)
+    if (resp := await native_routes.route(emu, call)) is not None:
+        return resp
     return native_error(404, "Not Found")
 
 

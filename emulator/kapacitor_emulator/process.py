@@ -129,6 +129,33 @@ class EmulatorHandle:
         result: list[dict[str, Any]] = self._control("POST", "scheduler/tick")["runs"]
         return result
 
+    def queue_data_outcomes(
+        self, kind: str, outcomes: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Replace the outcomes of the next ``recordings`` or ``replays`` (``kind``).
+
+        Each outcome: ``{"status": "finished"|"failed"|"hang", "error": str,
+        "delayMs": int}`` (all optional).
+        """
+        result: list[dict[str, Any]] = self._control(
+            "PUT", f"{kind}/outcomes", {"outcomes": outcomes}
+        )["outcomes"]
+        return result
+
+    def set_data_outcome(self, kind: str, item_id: str, **outcome: Any) -> None:
+        """The outcome of the recording/replay that will be created with this ID."""
+        self._control("PUT", f"{kind}/{item_id}/outcome", outcome)
+
+    def finish_data(self, kind: str, item_id: str, **outcome: Any) -> dict[str, Any]:
+        """End a running recording/replay now (``status``: finished or failed)."""
+        result: dict[str, Any] = self._control("POST", f"{kind}/{item_id}/finish", outcome)
+        return result
+
+    def fire_alert(self, topic: str, **event: Any) -> int:
+        """Collect an alert event on a topic; returns how many handlers it reached."""
+        result: int = self._control("POST", f"alerts/topics/{topic}/events", event)["reached"]
+        return result
+
 
 def _read_first_line(proc: subprocess.Popen[str], timeout: float) -> str:
     lines: queue.Queue[str] = queue.Queue()

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from kapacitor_emulator.alert_state import AlertStore
+from kapacitor_emulator.replay_state import ReplayStore
+
 RunStorage = Literal["none", "memory"]
 
 
@@ -38,6 +41,8 @@ class TickDefinition:
     script: str
     dbrps: list[tuple[str, str]]
     vars: dict[str, Var]
+    points: int = 0
+    """Points written to ``/write`` that reached it while running (see task_stats)."""
 
 
 @dataclass
@@ -198,6 +203,10 @@ class State:
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     requests: list[RequestRecord] = field(default_factory=list)
+    template_links: set[tuple[str, str]] = field(default_factory=set)
+    """(template ID, task ID) associations, kept apart from the tasks' ``template-id``."""
+    alerts: AlertStore = field(default_factory=AlertStore)
+    replay: ReplayStore = field(default_factory=ReplayStore)
 
     def all_run_ids(self) -> set[str]:
         """Every run ID currently known (queued, in flight or stored)."""

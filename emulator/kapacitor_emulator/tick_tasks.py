@@ -18,11 +18,13 @@ from kapacitor_emulator.ids import is_valid_tick_id, new_uuid, tick_id_error
 from kapacitor_emulator.responses import NativeError, empty, native_json
 from kapacitor_emulator.routing import Call
 from kapacitor_emulator.state import TickDefinition, TickTask
+from kapacitor_emulator.task_stats import node_stats, script_nodes
+from kapacitor_emulator.template_links import link, relink, unlink
+from kapacitor_emulator.template_reload import compile_error
 from kapacitor_emulator.tick_body import BodyError, TaskBody, decode_task_body
 from kapacitor_emulator.tick_common import (
     BASE,
     check_task_type,
-    check_vars,
     compile_check,
     dbrps_json,
     parse_script,
@@ -69,12 +71,7 @@ def _dot(task: TickTask, labels: bool) -> str | None:
 def _stats(task: TickTask) -> dict[str, Any]:
     if not task.executing or task.running is None:
         return {}
-    info = parse_tickscript(task.running.script)
-    nodes = {
-        f"{node}{idx}": {"avg_exec_time_ns": 0, "errors": 0, "working_cardinality": 0}
-        for idx, node in enumerate(info.nodes)
-    }
-    return {"task-stats": {"throughput": 0}, "node-stats": nodes}
+    return node_stats(script_nodes(task.running.script), task.running.points)
 
 
 def _field(task: TickTask, name: str, raw: bool, labels: bool) -> Any:
@@ -104,6 +101,8 @@ def task_json(task: TickTask, raw: bool = False, labels: bool = False) -> dict[s
     """The full task object of GET/POST/PATCH."""
     out = {name: _field(task, name, raw, labels) for name in TASK_FIELDS}
     out["dot"] = out["dot"] or ""
+    if error := compile_error(task):  # Kapacitor compiles the task to show it
+        out["dot"], out["error"] = "", error
     return out
 
 
@@ -164,6 +163,7 @@ async def create_task(emu: Emulator, call: Call) -> web.StreamResponse:
         modified=now,
     )
     emu.state.tasks[task_id] = task
+    link(emu, body.template_id, task_id)
     if body.status == "enabled":
         task.status = "enabled"
         _enable(emu, task)
@@ -186,10 +186,14 @@ async def get_task(emu: Emulator, call: Call) -> web.StreamResponse:
 
 def _updated_definition(emu: Emulator, task: TickTask, body: TaskBody) -> TickDefinition:
     definition = copy.deepcopy(task.definition)
-    if body.template_id and body.template_id != task.template_id:
-        definition.script = _template_script(emu, body.template_id)
-        task.template_id = body.template_id
-    elif body.script and not task.template_id:
+    template_id = body.template_id or task.template_id
+    if template_id:  # a template task always takes its template's current script
+        template = emu.state.templates.get(template_id)
+        if template is None:  # (Kapacitor names the body's template-id, often "")
+            raise NativeError(400, f"unknown template {body.template_id}: err: no template exists")
+        definition.script = template.script
+        task.template_id = template_id
+    elif body.script:
         old_dbrps = parse_script(definition.script, check_type=False).dbrps
         if old_dbrps and not parse_script(body.script, check_type=False).dbrps and not body.dbrps:
             raise NativeError(400, "must specify dbrp")  # the dbrp statements went away
@@ -227,6 +231,7 @@ async def patch_task(emu: Emulator, call: Call) -> web.StreamResponse:
         work.id = body.id
     work.modified = emu.clock.now()
     emu.state.tasks[work.id] = work
+    relink(emu, (task.template_id, task.id), (work.template_id, work.id))
     if body.status == "enabled" and task.status == "disabled":
         work.status = "enabled"
         _enable(emu, work)
@@ -243,7 +248,9 @@ async def delete_task(emu: Emulator, call: Call) -> web.StreamResponse:
     task_id = call.params["id"]
     if not task_id:
         raise NativeError(400, "must specify task id on path")
-    emu.state.tasks.pop(task_id, None)
+    task = emu.state.tasks.pop(task_id, None)
+    if task is not None:
+        unlink(emu, task.template_id, task_id)
     return empty(204)
 
 
@@ -264,23 +271,6 @@ async def list_tasks(emu: Emulator, call: Call) -> web.StreamResponse:
     return native_json({"tasks": items})
 
 
-def reload_template_tasks(emu: Emulator, template_id: str, script: str) -> None:
-    """A template changed: linked tasks take its script; enabled ones restart.
-
-    Raises:
-        NativeError: a linked task would no longer compile.
-    """
-    linked = [t for t in emu.state.tasks.values() if t.template_id == template_id]
-    info = parse_script(script)
-    for task in linked:
-        try:
-            check_vars(info, task.definition.vars)
-        except NativeError as exc:
-            raise NativeError(
-                400, f"error reloading associated task {task.id}: {exc.message}"
-            ) from exc
-    for task in linked:
-        task.definition.script = script
-        task.type = info.task_type
-        if task.status == "enabled":
-            _start(task)
+def restart(task: TickTask) -> None:
+    """(Re)start a task from its stored definition (template reloads use this)."""
+    _start(task)

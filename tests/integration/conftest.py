@@ -118,6 +118,15 @@ def contract_server(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def contract_kind(request: pytest.FixtureRequest, contract_server: str) -> str:
+    """Which kind of server ``contract_server`` is in this test (``emulator`` or
+    ``kapacitord``), for the few steps that must be done differently on each (making an
+    alert fire, reading what a handler received)."""
+    kind: str = request.node.callspec.params["contract_server"]
+    return kind
+
+
 @pytest.fixture(scope="module", params=RUN_STORAGE_KINDS["memory"])
 def kapacitor_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """Base URL of a server keeping finished Flux runs (emulator: ``--run-storage memory``)."""

@@ -27,7 +27,7 @@ from kapacitor_operator.timeutil import format_time
 from tests.unit.fake_kube import FakeKube
 
 NS = "ns"
-FLUX = 'import "array"\narray.from(rows: [{_value: 1}]) |> yield()\n'
+FLUX = 'array.from(rows: [{_value: 1}]) |> yield()\n'
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ async def pool() -> AsyncIterator[ClientPool]:
 
 def flux_task(emulator: EmulatorHandle) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    script = f'option task = {{name: "{name}", cron: "0 0 1 1 *"}}\n{FLUX}'
+    script = f'import "array"\n\noption task = {{name: "{name}", cron: "0 0 1 1 *"}}\n\n{FLUX}'
     resp = httpx.post(
         f"{emulator.base_url}/kapacitor/v1/api/v2/tasks", json={"flux": script, "status": "active"}
     )
