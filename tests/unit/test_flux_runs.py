@@ -10,6 +10,7 @@ from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.flux_runs import (
     after_time,
     build_retry_taskrun,
+    examine,
     merge_runs,
     retry_taskrun_name,
     taskruns_to_prune,
@@ -36,10 +37,44 @@ def test_after_time_starts_just_before_oldest_unfinished_run() -> None:
         RecentRun(id="a", status="success", scheduledFor="2026-01-01T00:05:00Z"),
         RecentRun(id="b", status="started", scheduledFor="2026-01-01T00:03:00Z"),
     ]
-    assert after_time(known) == "2026-01-01T00:02:59Z"
+    assert after_time(known, None) == "2026-01-01T00:02:59Z"
+    assert after_time(known, "2026-01-01T00:01:00Z") == "2026-01-01T00:01:00Z"
     done = [RecentRun(id="a", status="success", scheduledFor="2026-01-01T00:05:00Z")]
-    assert after_time(done) == "2026-01-01T00:04:59Z"
-    assert after_time([]) is None
+    assert after_time(done, None) == "2026-01-01T00:04:59Z"
+    assert after_time([], None) is None
+
+
+def test_the_mark_alone_bounds_the_poll_when_no_history_is_shown() -> None:
+    # runHistoryLimit 0: no recent runs in status, and still only newer runs are asked for.
+    assert after_time([], "2026-01-01T00:05:00Z") == "2026-01-01T00:05:00Z"
+
+
+T = "2026-01-01T00:0{}:00Z"
+
+
+def test_examine_retries_each_failed_scheduled_run_once_in_order() -> None:
+    fetched = [
+        run("d", "failed", T.format(4)),
+        run("c", "success", T.format(3)),
+        run("b", "failed", T.format(2)),
+        run("m", "failed", T.format(2), requestedAt="2026-01-01T00:02:10Z"),  # manual: not ours
+        run("a", "failed", T.format(1)),  # at the mark: examined already
+    ]
+    retry, mark = examine(fetched, T.format(1))
+    assert [r.id for r in retry] == ["b", "d"]
+    assert mark == T.format(4)
+    again, same = examine(fetched, mark)
+    assert (again, same) == ([], mark)
+
+
+def test_examine_stops_at_the_oldest_run_in_flight() -> None:
+    fetched = [
+        run("c", "failed", T.format(4)),
+        run("b", "started", T.format(3)),
+        run("a", "failed", T.format(2)),
+    ]
+    retry, mark = examine(fetched, T.format(1))
+    assert ([r.id for r in retry], mark) == (["a"], T.format(2))
 
 
 def test_retry_taskrun_is_owned_labelled_and_deterministic() -> None:

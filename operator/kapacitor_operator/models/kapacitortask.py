@@ -274,6 +274,12 @@ class KapacitorTaskStatus(Model):
         description="Flux: `Available`, or `Unavailable` when Kapacitor keeps no finished runs "
         "(task-run-influxdb = none).",
     )
+    runsCheckedThrough: str | None = Field(
+        default=None,
+        description="Flux: every finished scheduled run scheduled up to this time has been "
+        "examined (and, with retryFailedRuns, retried when it failed). Never moves back, so a "
+        "failed run is retried once, whatever restarts or history limits do.",
+    )
     kopf: dict[str, Any] | None = Field(
         default=None,
         description="The operator framework's bookkeeping (handler progress, last handled spec).",

@@ -1,9 +1,13 @@
-"""Flux KapacitorTask run history (status.recentRuns) and automatic retries of failed runs.
+"""Flux KapacitorTask run history (status.recentRuns) and automatic retries of failed
+scheduled runs, exactly once.
 
-Each poll asks only for runs scheduled after what is already known (`afterTime`), so a
-quiet task costs one small list call per interval. Failed scheduled runs become TaskRuns
-(triggeredBy: schedule) with deterministic names, so a failed run is retried once however
-often it is seen: the automatic form of `kapacitor flux task retry-failed`.
+What has been examined is a durable high-water mark in status (`runsCheckedThrough`, a
+scheduledFor): each poll asks Kapacitor only for runs scheduled after it, or after the
+oldest run still in flight, so a quiet task costs one small list per interval. Failed
+scheduled runs at or below the mark are never looked at again, whatever
+`runHistoryLimit`, `retryHistoryLimit` (pruned retry TaskRuns) or a restart do; and the
+mark only moves past a failed run once its retry TaskRun exists. The automatic form of
+`kapacitor flux task retry-failed`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ TERMINAL = frozenset({"success", "failed", "canceled"})
 LABEL_TASK = f"{GROUP}/kapacitortask"
 LABEL_TRIGGER = f"{GROUP}/triggered-by"
 DEFAULT_RETRY_HISTORY = 10
-MIN_POLL = 20
+PAGE = 100
+MAX_PAGES = 20
+"""A poll reads at most this many pages; what is older waits for the next poll."""
 
 
 @dataclass
@@ -33,7 +39,10 @@ class RunPoll:
     """What one poll learned."""
 
     recent: list[RecentRun]
-    new_failures: list[FluxRun] = field(default_factory=list)
+    retry: list[FluxRun] = field(default_factory=list)
+    """Failed scheduled runs to retry, oldest first."""
+    checked_through: str | None = None
+    """The new mark, once the retries of `retry` exist."""
     history: str | None = None
 
 
@@ -51,17 +60,21 @@ def _sort_key(run: RecentRun) -> tuple[str, str, str]:
     return (run.scheduledFor or "", run.startedAt or "", run.id)
 
 
-def after_time(known: list[RecentRun]) -> str | None:
+def _before(text: str) -> str:
+    return format_time(parse_time(text) - timedelta(seconds=1))
+
+
+def after_time(known: list[RecentRun], mark: str | None) -> str | None:
     """Exclusive lower bound for the next poll: just before the oldest run that may still
-    change, or the newest finished one."""
-    if not known:
-        return None
+    change, or the mark (everything up to it is examined), or the newest finished run."""
     pending = [r.scheduledFor for r in known if r.status not in TERMINAL and r.scheduledFor]
-    finished = [r.scheduledFor for r in known if r.status in TERMINAL and r.scheduledFor]
-    anchor = min(pending) if pending else (max(finished) if finished else None)
-    if anchor is None:
-        return None
-    return format_time(parse_time(anchor) - timedelta(seconds=1))
+    if pending:
+        oldest = _before(min(pending))
+        return min(oldest, mark) if mark else oldest
+    if mark:
+        return mark
+    finished = [r.scheduledFor for r in known if r.scheduledFor]
+    return _before(max(finished)) if finished else None
 
 
 def merge_runs(known: list[RecentRun], fetched: list[FluxRun], limit: int) -> list[RecentRun]:
@@ -72,8 +85,47 @@ def merge_runs(known: list[RecentRun], fetched: list[FluxRun], limit: int) -> li
     return sorted(by_id.values(), key=_sort_key, reverse=True)[:limit]
 
 
+def examine(fetched: list[FluxRun], mark: str) -> tuple[list[FluxRun], str]:
+    """Finished scheduled runs after `mark`, in schedule order, up to the first one still in
+    flight: the failed ones to retry, and the new mark."""
+    in_flight = [r.scheduled_for for r in fetched if r.status not in TERMINAL and r.scheduled_for]
+    barrier = min(in_flight) if in_flight else None
+    done = sorted(
+        (
+            r
+            for r in fetched
+            if r.status in TERMINAL
+            and r.scheduled_for
+            and parse_time(r.scheduled_for) > parse_time(mark)
+            and (barrier is None or parse_time(r.scheduled_for) < parse_time(barrier))
+        ),
+        key=lambda r: parse_time(r.scheduled_for),
+    )
+    retry = [r for r in done if r.status == "failed" and not r.requested_at]
+    new_mark = format_time(parse_time(done[-1].scheduled_for)) if done else mark
+    return retry, new_mark
+
+
+async def fetch_since(client: KapacitorClient, task_id: str, after: str | None) -> list[FluxRun]:
+    """Runs scheduled after `after` (all pages, newest first, bounded by MAX_PAGES).
+
+    Raises:
+        KapacitorError: Kapacitor could not answer.
+    """
+    runs: list[FluxRun] = []
+    before: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.list_runs(task_id, after_time=after, before_time=before, limit=PAGE)
+        runs.extend(page)
+        dated = [r.scheduled_for for r in page if r.scheduled_for]
+        if len(page) < PAGE or not dated or after is None:
+            break
+        before = min(dated, key=parse_time)
+    return runs
+
+
 async def poll_runs(client: KapacitorClient, task: KapacitorTask) -> RunPoll:
-    """Fetch runs newer than the known ones and merge them.
+    """Fetch the runs the task's status does not know yet; decide what to retry.
 
     Raises:
         KapacitorError: Kapacitor could not answer.
@@ -81,20 +133,15 @@ async def poll_runs(client: KapacitorClient, task: KapacitorTask) -> RunPoll:
     assert task.status.taskID is not None
     limit = DEFAULT_RUN_HISTORY if task.spec.runHistoryLimit is None else task.spec.runHistoryLimit
     known = list(task.status.recentRuns or [])
-    fetched = await client.list_runs(
-        task.status.taskID, after_time=after_time(known), limit=max(limit, MIN_POLL)
-    )
-    fetched_ids = {r.id for r in fetched}
-    known_failed = {r.id for r in known if r.status == "failed"}
-    failures = [
-        r
-        for r in fetched
-        if r.status == "failed" and r.id not in known_failed and not r.requested_at
-    ]
+    # Before the first poll, only runs scheduled after the task's latest completed run
+    # are the operator's to retry: older failures were someone else's to handle.
+    mark = task.status.runsCheckedThrough or task.status.latestCompleted or None
+    fetched = await fetch_since(client, task.status.taskID, after_time(known, mark))
     merged = merge_runs(known, fetched, limit)
     history = task.status.runHistory
-    if fetched and any(r.status in TERMINAL for r in fetched):
+    if any(r.status in TERMINAL for r in fetched):
         history = "Available"
+    fetched_ids = {r.id for r in fetched}
     vanished = [r for r in merged if r.status not in TERMINAL and r.id not in fetched_ids]
     if vanished or (not fetched and not known and task.status.lastRunStatus):
         # Finished runs are not kept (task-run-influxdb = none): say so instead of guessing.
@@ -102,7 +149,10 @@ async def poll_runs(client: KapacitorClient, task: KapacitorTask) -> RunPoll:
         merged = [
             r.model_copy(update={"status": "unknown"}) if r in vanished else r for r in merged
         ]
-    return RunPoll(recent=merged, new_failures=failures, history=history)
+    if mark is None:
+        return RunPoll(recent=merged, history=history)
+    retry, checked = examine(fetched, mark)
+    return RunPoll(recent=merged, retry=retry, checked_through=checked, history=history)
 
 
 def retry_taskrun_name(task_name: str, run_id: str) -> str:
