@@ -311,3 +311,29 @@ def test_refresh_reports_a_change_and_keeps_the_token_when_unreadable(tmp_path: 
     assert source.refresh() is False
     assert source.current() == "two"
     assert TokenSource(TOKEN, None).refresh() is False  # a fixed token has nothing to reread
+
+
+# --- kopf's login -----------------------------------------------------------------------------
+
+
+def test_kopf_connection_info_matches_the_credentials(pki: CertPaths) -> None:
+    from kapacitor_operator.main import connection_info
+
+    creds = KubeCredentials(
+        server=SERVER,
+        source="test",
+        namespace="ops",
+        ca_data=pki.serving_ca.read_text(),
+        token=TOKEN,
+        client_cert_data=pki.admin_cert.read_text(),
+        client_key_data=pki.admin_key.read_text(),
+    )
+    info = connection_info(creds)
+    assert (info.server, info.scheme, info.token) == (SERVER, "Bearer", TOKEN)
+    assert (info.ca_data, info.insecure, info.default_namespace) == (creds.ca_data, False, "ops")
+    assert (info.certificate_data, info.private_key_data) == (
+        creds.client_cert_data,
+        creds.client_key_data,
+    )
+    bare = connection_info(KubeCredentials(server=SERVER, source="test", insecure=True))
+    assert (bare.scheme, bare.token, bare.insecure) == (None, None, True)

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kapacitor_operator import GROUP, VERSION
@@ -15,6 +14,7 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers.common import emit
 from kapacitor_operator.handlers.runtime import Runtime
+from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.connection import MissingReference, resolve_connection
@@ -90,7 +90,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             return
         for run in poll.new_failures:
             manifest = build_retry_taskrun(task, run)
-            with contextlib.suppress(ApiException):
+            with contextlib.suppress(KubeError):
                 if await runtime.kube.create_taskrun(task.namespace, manifest):
                     emit(
                         body,
@@ -104,7 +104,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
                         ],
                     )
         selector = f"{LABEL_TASK}={label_value(task.name)},{LABEL_TRIGGER}=schedule"
-        with contextlib.suppress(ApiException):
+        with contextlib.suppress(KubeError):
             existing = await runtime.kube.list_taskruns(task.namespace, selector)
             for name in taskruns_to_prune(existing, task.spec.retryHistoryLimit):
                 await runtime.kube.delete_taskrun(task.namespace, name)

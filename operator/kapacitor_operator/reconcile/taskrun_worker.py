@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from kapacitor_operator import conditions as c
 from kapacitor_operator import metrics
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.kapacitor.pool import ClientPool
@@ -128,7 +127,7 @@ class TaskRunWorker:
                     raise StatusGone(self.run.name)
                 self.status = status
                 return
-            except ApiException:
+            except KubeError:
                 if self.ctx.stopped():
                     raise
                 await asyncio.sleep(RETRY_WRITE)
@@ -205,7 +204,7 @@ class TaskRunWorker:
         while not self.ctx.stopped():
             left = seconds_until(self.status.finishedAt) + ttl
             if left <= 0:
-                with contextlib.suppress(ApiException):
+                with contextlib.suppress(KubeError):
                     await self.ctx.kube.delete_taskrun(self.run.namespace, self.run.name)
                 return
             await asyncio.sleep(min(left, 1.0))
