@@ -124,7 +124,8 @@ class KubeAPI:
             params["container"] = container
         path = core_path(namespace, "pods", pod) + "/log"
         response = await or_none(
-            self.client.request("GET", path, params=params, accept="text/plain")
+            # The log is text; an error is a JSON Status (a text-only Accept gets 406).
+            self.client.request("GET", path, params=params, accept="application/json, */*")
         )
         # limitBytes may cut a character in two.
         return None if response is None else response.content.decode("utf-8", "replace")
@@ -276,9 +277,10 @@ class KubeAPI:
     ) -> dict[str, Any]:
         """Replace a Lease (PUT); the body's metadata.resourceVersion guards the write.
 
+        Leases allow create-on-update: a Lease deleted meanwhile is created again.
+
         Raises:
             KubeConflict: the Lease changed since that resourceVersion.
-            KubeNotFound: the Lease is gone.
             KubeError: any other API failure.
         """
         return await self.client.json("PUT", leases_path(namespace, name), body=body)
