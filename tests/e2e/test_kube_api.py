@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kapacitor_operator.k8s.api import KubeAPI
@@ -224,6 +225,36 @@ async def test_bad_token_is_unauthorized_and_a_rotated_file_recovers(
             await kube.secret_data(namespace, "anything")  # `view` cannot read Secrets
         assert 'secrets "anything" is forbidden' in forbidden.value.message
         assert good not in str(forbidden.value)
+    finally:
+        await kube.aclose()
+
+
+async def test_in_cluster_credentials_reach_the_server(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    """A Pod's view: service env vars plus a ServiceAccount directory (token, CA, namespace)."""
+    control_plane.kubectl("create", "serviceaccount", "op", "-n", namespace)
+    control_plane.kubectl(
+        "create", "rolebinding", "op", "--clusterrole=view",
+        f"--serviceaccount={namespace}:op", "-n", namespace,
+    )  # fmt: skip
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    token = control_plane.kubectl("create", "token", "op", "-n", namespace).stdout.strip()
+    (sa / "token").write_text(token)
+    (sa / "ca.crt").write_bytes(control_plane.ca_path.read_bytes())
+    (sa / "namespace").write_text(namespace)
+    url = httpx.URL(control_plane.server_url)
+    environ = {"KUBERNETES_SERVICE_HOST": str(url.host), "KUBERNETES_SERVICE_PORT": str(url.port)}
+    creds = load_credentials(environ=environ, service_account_dir=sa)
+    assert (creds.source, creds.namespace, creds.server) == (
+        "in-cluster",
+        namespace,
+        control_plane.server_url,
+    )
+    kube = KubeAPI(KubeClient(creds))
+    try:
+        assert await kube.list_pods(creds.namespace, "") == []
     finally:
         await kube.aclose()
 
