@@ -13,6 +13,9 @@ stamp=.venv/.installed-$(cat pyproject.toml emulator/pyproject.toml testkit/pypr
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[test,bench]' -e ./emulator -e ./testkit
+  # No longer a dependency (issue 14), but kopf imports it whenever it is installed, which
+  # costs tens of MiB: drop it from virtualenvs made before.
+  .venv/bin/python -m pip uninstall --quiet --yes kubernetes 2>/dev/null || true
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

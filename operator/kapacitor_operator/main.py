@@ -11,7 +11,9 @@ from kapacitor_operator import GROUP, metrics
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers import flux_history, kapacitortask, taskrun
 from kapacitor_operator.handlers.runtime import Runtime
-from kapacitor_operator.k8s.api import KubeAPI, load_kube_config
+from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.k8s.client import KubeClient
+from kapacitor_operator.k8s.credentials import CredentialsError, KubeCredentials, load_credentials
 from kapacitor_operator.kapacitor.pool import ClientPool
 
 log = logging.getLogger("kapacitor_operator")
@@ -24,21 +26,33 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.startup(id="operator_startup", registry=registry)
     async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings, operator_settings)
+        try:
+            kube = KubeAPI(KubeClient(load_credentials()))
+        except CredentialsError as exc:
+            raise kopf.PermanentError(str(exc)) from exc
+        log.info(
+            "Kubernetes API at %s (%s)",
+            kube.client.credentials.server,
+            kube.client.credentials.source,
+        )
         memo.runtime = Runtime(
             settings=operator_settings,
             pool=ClientPool(
                 observer=metrics.observe_kapacitor_request,
                 read_timeout=operator_settings.kapacitor_timeout,
             ),
-            kube=KubeAPI(load_kube_config()),
+            kube=kube,
         )
         metrics.serve(operator_settings.metrics_port)
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
-    def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # In-cluster service account, else the kubeconfig ($KUBECONFIG).
-        return kopf.login_via_client(**kwargs)
+    def operator_login(**_: Any) -> kopf.ConnectionInfo:
+        # Called again after a 401: a fresh load picks up a rotated token.
+        try:
+            return connection_info(load_credentials())
+        except CredentialsError as exc:
+            raise kopf.PermanentError(str(exc)) from exc
 
     @kopf.on.cleanup(id="operator_cleanup", registry=registry)
     async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -48,12 +62,32 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             # a rollout must not fail the runs it interrupts (issue 11).
             await runtime.runs.drain(operator_settings.drain_timeout)
             await runtime.pool.aclose()
+            await runtime.kube.aclose()
 
     operator_settings = settings
     kapacitortask.register(registry, settings)
     taskrun.register(registry, settings)
     flux_history.register(registry, settings)
     return registry
+
+
+def connection_info(credentials: KubeCredentials) -> kopf.ConnectionInfo:
+    """kopf's view of our credentials, so kopf and KubeClient use one server and identity."""
+    if credentials.tls_server_name:
+        log.warning(
+            "kopf ignores tls-server-name %r: its watches verify the server URL's host name",
+            credentials.tls_server_name,
+        )
+    return kopf.ConnectionInfo(
+        server=credentials.server,
+        ca_data=credentials.ca_data,
+        insecure=credentials.insecure,
+        scheme="Bearer" if credentials.token else None,
+        token=credentials.token,
+        certificate_data=credentials.client_cert_data,
+        private_key_data=credentials.client_key_data,
+        default_namespace=credentials.namespace,
+    )
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:

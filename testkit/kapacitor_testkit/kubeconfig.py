@@ -1,10 +1,10 @@
 """Admin kubeconfig for the test control plane, and pointing clients at it.
 
 The kubeconfig embeds the certificate data so it stays valid if copied elsewhere (a CI
-artifact, a debugging shell). ``setup_kube_env`` exists because of an import-time trap:
-``kubernetes.config.kube_config`` reads ``$KUBECONFIG`` once, when first imported, and
-kopf's ``login_via_client`` uses that cached default; setting the variable later is not
-enough (see docs/control-plane.md).
+artifact, a debugging shell). Every client reads ``$KUBECONFIG`` when it loads its
+credentials (the operator's own loader, kubectl, helm), so setting the variable is
+enough: the operator no longer uses the ``kubernetes`` package, whose import-time copy
+of the variable once made this module patch it too.
 """
 
 from __future__ import annotations
@@ -76,34 +76,18 @@ class KubeEnvSnapshot:
     """What :func:`setup_kube_env` replaced, so :func:`restore_kube_env` can put it back."""
 
     kubeconfig_env: str | None
-    default_location: str
 
 
 def setup_kube_env(kubeconfig_path: Path | str) -> KubeEnvSnapshot:
-    """Make every Kubernetes client in this process use ``kubeconfig_path``.
-
-    Sets ``$KUBECONFIG`` (for subprocesses such as kubectl/helm and for code that reads the
-    variable) and patches ``kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION``,
-    which the kubernetes package froze at import time and kopf relies on.
-    """
-    from kubernetes.config import kube_config  # local: only e2e tests need the package
-
-    path = str(kubeconfig_path)
-    snapshot = KubeEnvSnapshot(
-        kubeconfig_env=os.environ.get("KUBECONFIG"),
-        default_location=str(kube_config.KUBE_CONFIG_DEFAULT_LOCATION),
-    )
-    os.environ["KUBECONFIG"] = path
-    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
+    """Point ``$KUBECONFIG`` (this process and its children) at ``kubeconfig_path``."""
+    snapshot = KubeEnvSnapshot(kubeconfig_env=os.environ.get("KUBECONFIG"))
+    os.environ["KUBECONFIG"] = str(kubeconfig_path)
     return snapshot
 
 
 def restore_kube_env(snapshot: KubeEnvSnapshot) -> None:
     """Undo :func:`setup_kube_env`."""
-    from kubernetes.config import kube_config
-
     if snapshot.kubeconfig_env is None:
         os.environ.pop("KUBECONFIG", None)
     else:
         os.environ["KUBECONFIG"] = snapshot.kubeconfig_env
-    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = snapshot.default_location

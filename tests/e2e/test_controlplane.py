@@ -105,19 +105,15 @@ def test_version_is_the_provisioned_kubernetes(control_plane: ControlPlane) -> N
     print(f"kubectl: {json.loads(client)['clientVersion']['gitVersion']}")
 
 
-def test_kubernetes_client_defaults_to_the_test_kubeconfig(control_plane: ControlPlane) -> None:
-    """setup_kube_env defused the import-time KUBECONFIG trap kopf's login falls into."""
-    from kubernetes import client, config
-    from kubernetes.config import kube_config
+def test_operator_credentials_default_to_the_test_kubeconfig(control_plane: ControlPlane) -> None:
+    """setup_kube_env's $KUBECONFIG is what the operator's credential loader reads."""
+    from kapacitor_operator.k8s.credentials import load_credentials
 
-    assert str(control_plane.kubeconfig_path) == kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-    # No path given: the client falls back to its import-time default location.
-    api_client = config.new_client_from_config()  # type: ignore[no-untyped-call]
-    try:
-        assert api_client.configuration.host == control_plane.server_url
-        assert client.VersionApi(api_client).get_code().git_version == EXPECTED_VERSION
-    finally:
-        api_client.close()
+    creds = load_credentials()
+    assert creds.server == control_plane.server_url
+    assert str(control_plane.kubeconfig_path) in creds.source
+    assert (creds.token, creds.insecure) == (None, False)
+    assert "BEGIN" in (creds.client_cert_data or "")
 
 
 def test_rbac_denies_unprivileged_identities(control_plane: ControlPlane, namespace: str) -> None:

@@ -27,7 +27,7 @@ from kapacitor_operator.timeutil import format_time
 from tests.unit.fake_kube import FakeKube
 
 NS = "ns"
-FLUX = 'array.from(rows: [{_value: 1}]) |> yield()\n'
+FLUX = "array.from(rows: [{_value: 1}]) |> yield()\n"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kapacitor_operator import GROUP, VERSION, metrics
@@ -21,6 +20,7 @@ from kapacitor_operator.handlers.common import (
     utcnow,
 )
 from kapacitor_operator.handlers.runtime import Runtime
+from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
@@ -122,9 +122,9 @@ async def reconcile(
         )
     except DesiredStateError as exc:
         return invalid_outcome(task, c.INVALID_SPEC, str(exc), now=now, retry="permanent")
-    except ApiException as exc:
+    except KubeError as exc:
         return invalid_outcome(
-            task, c.UNAVAILABLE, f"Kubernetes API error: {exc.reason}", now=now, retry="temporary"
+            task, c.UNAVAILABLE, f"Kubernetes API error: {exc}", now=now, retry="temporary"
         )
     client = runtime.pool.get(connection)
     return await sync_task(task, desired, client, now=now)

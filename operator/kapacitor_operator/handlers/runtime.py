@@ -32,7 +32,7 @@ class Runtime:
 
         self.runs = RunEngine(
             EngineDeps(
-                kube=self.kube,  # type: ignore[arg-type]
+                kube=self.kube,
                 clients=self.pool,
                 settings=self.settings,
                 resolve_connection=connection,

@@ -1,218 +1,314 @@
-"""Small async wrappers over the official Kubernetes client (which is synchronous).
+"""The operator's own Kubernetes reads and writes, as coroutines on one `KubeClient`.
 
-Only the calls the operator needs: read a ConfigMap key, read a Secret, create/delete Jobs,
-list Pods of a Job, get/patch our own objects, create/list/delete TaskRuns. Each runs in
-a worker thread; "not there" (404) and "already there" (409) are answers, not errors.
+kopf does the watching; everything else the operator asks of the API server is here:
+ConfigMap keys, Secrets, Jobs and their Pods and logs, our own objects and their status,
+Events posted outside kopf handlers, and Leases. "Not there" (404) and, for creates,
+"already there" (409) are answers, not errors; every other failure is a `KubeError`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+import datetime
+from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
+from kapacitor_operator.k8s.client import MERGE_PATCH, KubeClient
+from kapacitor_operator.k8s.errors import KubeConflict
+from kapacitor_operator.k8s.paths import (
+    core_path,
+    custom_path,
+    jobs_path,
+    leases_path,
+    or_none,
+    unless_exists,
+)
 
-from kapacitor_operator import GROUP, VERSION
-
-_MISSING = object()
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-
-
-def load_kube_config() -> k8s.ApiClient:
-    """In-cluster config when running in a Pod, else the kubeconfig ($KUBECONFIG)."""
-    try:
-        k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        k8s_config.load_kube_config()  # type: ignore[no-untyped-call]
-    return k8s.ApiClient()
-
-
-async def _call(fn: Callable[..., Any], *args: Any, absent_on: int = 404, **kwargs: Any) -> Any:
-    """Run a client call in a thread; `_MISSING` when the API answers `absent_on`.
-
-    Raises:
-        ApiException: any other API failure.
-    """
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except ApiException as exc:
-        if exc.status == absent_on:
-            return _MISSING
-        raise
+EVENT_MESSAGE_LIMIT = 1024
 
 
 class KubeAPI:
-    """The operator's own Kubernetes reads and writes (kopf does the watching)."""
+    """Typed calls the operator makes; every method may raise `KubeError` subclasses."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
-        self._api_client = api_client
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
 
-    # The API objects load hundreds of model classes (~20 MiB): build them on first use,
-    # so an operator that never needs one never pays for it (issue 6: idle RSS).
-    @functools.cached_property
-    def _core(self) -> k8s.CoreV1Api:
-        return k8s.CoreV1Api(self._api_client)
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
-    @functools.cached_property
-    def _batch(self) -> k8s.BatchV1Api:
-        return k8s.BatchV1Api(self._api_client)
-
-    @functools.cached_property
-    def _custom(self) -> k8s.CustomObjectsApi:
-        return k8s.CustomObjectsApi(self._api_client)
-
-    def _plain(self, obj: Any) -> dict[str, Any]:
-        plain: Any = self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
-        return cast(dict[str, Any], plain)
-
-    def _dict(self, obj: Any) -> dict[str, Any] | None:
-        return None if obj is _MISSING else self._plain(obj)
+    # --- ConfigMaps, Secrets ------------------------------------------------------------
 
     async def configmap_key(self, namespace: str, name: str, key: str) -> str | None:
         """The value of a ConfigMap key; None when the ConfigMap or key is missing.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        cm = await _call(self._core.read_namespaced_config_map, name, namespace)
-        if cm is _MISSING:
-            return None
-        value = (cm.data or {}).get(key)
+        cm = await or_none(self.client.json("GET", core_path(namespace, "configmaps", name)))
+        value = ((cm or {}).get("data") or {}).get(key)
         return value if isinstance(value, str) else None
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """Decoded Secret data; None when the Secret is missing.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        secret = await _call(self._core.read_namespaced_secret, name, namespace)
-        if secret is _MISSING:
+        secret = await or_none(self.client.json("GET", core_path(namespace, "secrets", name)))
+        if secret is None:
             return None
-        data: Mapping[str, Any] = secret.data or {}
+        data: dict[str, str] = secret.get("data") or {}
         return {k: base64.b64decode(v).decode("utf-8") for k, v in data.items()}
 
-    # --- Jobs ---------------------------------------------------------------------------
+    # --- Jobs, Pods, logs ---------------------------------------------------------------
 
     async def create_job(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Create a Job; None when one of that name already exists.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure (KubeInvalid with the server's reasons).
         """
-        job = await _call(self._batch.create_namespaced_job, namespace, body, absent_on=409)
-        return self._dict(job)
+        return await unless_exists(self.client.json("POST", jobs_path(namespace), body=body))
 
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Job as a dict, or None.
+        """The Job, or None.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        return self._dict(await _call(self._batch.read_namespaced_job, name, namespace))
+        return await or_none(self.client.json("GET", jobs_path(namespace, name)))
 
     async def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job and (in the background) its Pods; absent is fine.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        await _call(
-            self._batch.delete_namespaced_job, name, namespace, propagation_policy="Background"
-        )
+        options = {"propagationPolicy": "Background"}
+        await or_none(self.client.json("DELETE", jobs_path(namespace, name), body=options))
 
     async def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         """Pods the Job controller created for a Job.
 
         Raises:
-            ApiException: any API failure.
+            KubeError: any API failure.
         """
-        pods = await _call(
-            self._core.list_namespaced_pod, namespace, label_selector=f"{JOB_NAME_LABEL}={job_name}"
+        return await self.list_pods(namespace, f"{JOB_NAME_LABEL}={job_name}")
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        """Pods matching a label selector.
+
+        Raises:
+            KubeError: any API failure.
+        """
+        params = {"labelSelector": label_selector}
+        result = await self.client.json("GET", core_path(namespace, "pods"), params=params)
+        return list(result.get("items") or [])
+
+    async def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None,
+        tail_lines: int,
+        limit_bytes: int,
+    ) -> str | None:
+        """The last lines of a container's log; None when the pod or its log is gone.
+
+        Raises:
+            KubeError: any other API failure (e.g. 400 while the container is starting).
+        """
+        params: dict[str, str | int] = {"tailLines": tail_lines, "limitBytes": limit_bytes}
+        if container:
+            params["container"] = container
+        path = core_path(namespace, "pods", pod) + "/log"
+        response = await or_none(
+            # The log is text; an error is a JSON Status (a text-only Accept gets 406).
+            self.client.request("GET", path, params=params, accept="application/json, */*")
         )
-        return [self._plain(p) for p in pods.items]
+        # limitBytes may cut a character in two.
+        return None if response is None else response.content.decode("utf-8", "replace")
 
     # --- our own custom objects ---------------------------------------------------------
 
     async def get_custom(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-        """One of our custom objects, or None.
+        """One of our custom objects (with metadata.resourceVersion), or None.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        obj = await _call(
-            self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
-        )
-        return None if obj is _MISSING else cast(dict[str, Any], obj)
+        return await or_none(self.client.json("GET", custom_path(namespace, plural, name)))
 
     async def patch_status(
-        self, namespace: str, plural: str, name: str, status: dict[str, Any]
-    ) -> bool:
-        """Merge-patch an object's status subresource; False when the object is gone.
+        self,
+        namespace: str,
+        plural: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Merge-patch the status subresource; the updated object, None when it is gone.
+
+        With `resource_version` the patch only applies to that version of the object, so
+        a writer never overwrites a status it has not seen.
 
         Raises:
-            ApiException: any other API failure.
+            KubeConflict: the object changed since `resource_version`.
+            KubeError: any other API failure.
         """
-        result = await _call(
-            self._custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-            name,
-            {"status": status},
-        )
-        return result is not _MISSING
+        patch: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            patch["metadata"] = {"resourceVersion": resource_version}
+        path = custom_path(namespace, plural, name) + "/status"
+        return await or_none(self.client.json("PATCH", path, body=patch, content_type=MERGE_PATCH))
 
     async def create_taskrun(self, namespace: str, body: dict[str, Any]) -> bool:
         """Create a TaskRun; False when that name exists already.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        result = await _call(
-            self._custom.create_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "taskruns",
-            body,
-            absent_on=409,
-        )
-        return result is not _MISSING
+        call = self.client.json("POST", custom_path(namespace, "taskruns"), body=body)
+        return await unless_exists(call) is not None
 
     async def list_taskruns(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         """TaskRuns matching a label selector.
 
         Raises:
-            ApiException: any API failure.
+            KubeError: any API failure.
         """
-        result = await _call(
-            self._custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "taskruns",
-            label_selector=label_selector,
-        )
-        return cast(list[dict[str, Any]], cast(dict[str, Any], result).get("items", []))
+        params = {"labelSelector": label_selector}
+        result = await self.client.json("GET", custom_path(namespace, "taskruns"), params=params)
+        return list(result.get("items") or [])
+
+    async def delete_custom(
+        self, namespace: str, plural: str, name: str, *, uid: str | None = None
+    ) -> bool:
+        """Delete one of our objects; False when it is absent (or, with `uid`, replaced).
+
+        The uid precondition makes the server refuse to delete a newer object that took
+        the name, so deleting by a stale view never hits the wrong object.
+
+        Raises:
+            KubeError: any other API failure.
+        """
+        options: dict[str, Any] = {}
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
+        call = self.client.json("DELETE", custom_path(namespace, plural, name), body=options)
+        try:
+            return await or_none(call) is not None
+        except KubeConflict:
+            if uid is None:
+                raise
+            return False  # the UID precondition failed: ours is gone, another took the name
+
+    async def remove_finalizer(
+        self, namespace: str, plural: str, name: str, finalizer: str
+    ) -> None:
+        """Remove one finalizer from one of our objects (absent object or finalizer: done).
+
+        The patch carries the resourceVersion it was computed from, so a finalizer added
+        meanwhile by someone else is never dropped: a conflict just means "read again".
+
+        Raises:
+            KubeConflict: the object changed meanwhile (call again).
+            KubeError: any other API failure.
+        """
+        path = custom_path(namespace, plural, name)
+        obj = await or_none(self.client.json("GET", path))
+        if obj is None:
+            return
+        meta = obj.get("metadata") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        if finalizer not in finalizers:
+            return
+        patch = {
+            "metadata": {
+                "finalizers": [f for f in finalizers if f != finalizer],
+                "resourceVersion": meta.get("resourceVersion"),
+            }
+        }
+        await or_none(self.client.json("PATCH", path, body=patch, content_type=MERGE_PATCH))
 
     async def delete_taskrun(self, namespace: str, name: str) -> None:
         """Delete a TaskRun; absent is fine.
 
         Raises:
-            ApiException: any other API failure.
+            KubeError: any other API failure.
         """
-        await _call(
-            self._custom.delete_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "taskruns",
-            name,
-        )
+        await self.delete_custom(namespace, "taskruns", name)
+
+    # --- Events -------------------------------------------------------------------------
+
+    async def create_event(
+        self,
+        namespace: str,
+        involved: dict[str, Any],
+        type: str,
+        reason: str,
+        message: str,
+        *,
+        component: str,
+    ) -> dict[str, Any]:
+        """Post a core/v1 Event about `involved` (apiVersion, kind, name, namespace, uid).
+
+        For code outside kopf handlers (kopf.event needs a handler's context). Identical
+        Events are separate objects; `kubectl describe` lists them all.
+
+        Raises:
+            KubeError: any API failure.
+        """
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        keys = ("apiVersion", "kind", "name", "namespace", "uid")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{involved.get('name', 'object')}.",
+                "namespace": namespace,
+            },
+            "involvedObject": {k: involved[k] for k in keys if involved.get(k)},
+            "type": type,
+            "reason": reason,
+            "message": message[:EVENT_MESSAGE_LIMIT],
+            "source": {"component": component},
+            "reportingComponent": component,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        return await self.client.json("POST", core_path(namespace, "events"), body=body)
+
+    # --- Leases (leader election) -------------------------------------------------------
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Lease (with metadata.resourceVersion), or None.
+
+        Raises:
+            KubeError: any other API failure.
+        """
+        return await or_none(self.client.json("GET", leases_path(namespace, name)))
+
+    async def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a Lease; None when one of that name exists (someone else was first).
+
+        Raises:
+            KubeError: any other API failure.
+        """
+        return await unless_exists(self.client.json("POST", leases_path(namespace), body=body))
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace a Lease (PUT); the body's metadata.resourceVersion guards the write.
+
+        Leases allow create-on-update: a Lease deleted meanwhile is created again.
+
+        Raises:
+            KubeConflict: the Lease changed since that resourceVersion.
+            KubeError: any other API failure.
+        """
+        return await self.client.json("PUT", leases_path(namespace, name), body=body)

@@ -37,6 +37,7 @@ async def resolve_connection(
     Raises:
         MissingReference: a referenced Secret or key is missing (the message names which,
             never a value).
+        KubeError: the Secret could not be read (e.g. forbidden, API server unavailable).
     """
     if spec is None:
         return default_connection(settings)
