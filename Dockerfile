@@ -26,11 +26,17 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# Only what the wheel needs (see .dockerignore); README/LICENSE when present.
-COPY pyproject.toml README* LICENSE* ./
-COPY operator/ ./operator/
+# The build backend ([build-system] requires) in a layer of its own, so a source change
+# does not set up an isolated build environment again.
+COPY pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python3 -m pip wheel --no-deps --wheel-dir /wheels .
+    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+      >build-requirements.txt \
+ && python3 -m pip install -r build-requirements.txt
+# Only what the wheel needs (see .dockerignore); README/LICENSE when present.
+COPY README* LICENSE* ./
+COPY operator/ ./operator/
+RUN python3 -m pip wheel --no-build-isolation --no-deps --wheel-dir /wheels .
 
 # --- runtime ----------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -30,6 +30,7 @@ WORK="$IMAGES_DIR/work"
 DOCKER_DATA="$CACHE_ROOT/docker"
 DOCKER_RUN=/run/kapacitor-operator-docker
 DOCKER_SOCK="$DOCKER_RUN/docker.sock"
+DOCKER_CGROUP=/kapacitor-operator-build
 DOCKER=/usr/bin/docker  # Debian's client: a newer /usr/local/bin/docker lacks buildx here
 REGISTRY=kapacitor-operator.local
 SUITE=bookworm
@@ -125,6 +126,8 @@ stop_dockerd() {
   unmount_under "$DOCKER_RUN"
   unmount_under "$DOCKER_DATA"
   rm -rf "$DOCKER_RUN"
+  # Empty cgroups of the build containers, deepest first (rmdir fails on busy ones).
+  find /sys/fs/cgroup/*/"${DOCKER_CGROUP#/}" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 DOCKERD_STARTED=
@@ -133,8 +136,10 @@ ensure_dockerd() {
   command -v dockerd >/dev/null || die "dockerd is missing: run hack/provision-node.sh"
   stop_dockerd  # leftovers of a crashed build
   mkdir -p "$DOCKER_DATA/client" "$DOCKER_RUN"
-  # Its own (empty) daemon.json, and its identity key under the cache rather than /etc/docker.
-  printf '{"deprecated-key-path": "%s"}\n' "$DOCKER_DATA/key.json" >"$DOCKER_DATA/daemon.json"
+  # Its own daemon.json: its identity key under the cache rather than /etc/docker, and
+  # build containers under a cgroup of its own (removed in stop_dockerd).
+  printf '{"deprecated-key-path": "%s", "cgroup-parent": "%s"}\n' \
+    "$DOCKER_DATA/key.json" "$DOCKER_CGROUP" >"$DOCKER_DATA/daemon.json"
   log "starting a private dockerd (data root $DOCKER_DATA, socket $DOCKER_SOCK)"
   dockerd \
     --config-file "$DOCKER_DATA/daemon.json" \
