@@ -51,14 +51,14 @@ def die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago.
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port of ``host`` (default loopback) that was free a moment ago.
 
     There is an unavoidable race between closing the socket and the child binding the
     port; callers retry with fresh ports when a child exits early.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 

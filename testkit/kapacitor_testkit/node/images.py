@@ -1,0 +1,95 @@
+"""The container images of the test node, as built by ``hack/build-images.sh``.
+
+No registry is reachable, so the node imports every image it will run from a tarball.
+The build script writes a JSON manifest (image reference, tarball, size per image) and
+prints its path; ``hack/test.sh`` exports it as ``KAPACITOR_OPERATOR_IMAGES``. Without
+the variable the newest manifest in the cache is used, which may describe an operator
+image built from another checkout: fine for trying things, and hack/test.sh always sets
+it. A missing manifest is an error naming the script, never a reason to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Path of the manifest printed by hack/build-images.sh; an explicit choice is final.
+IMAGES_ENV = "KAPACITOR_OPERATOR_IMAGES"
+CACHE_ENV = "KAPACITOR_OPERATOR_CACHE"
+DEFAULT_CACHE_ROOT = Path("~/.cache/kapacitor-operator")
+BUILD_HINT = (
+    "run hack/provision-node.sh and hack/build-images.sh (as root) and export "
+    f"{IMAGES_ENV}=<the manifest path it prints>"
+)
+
+
+class ImagesNotBuiltError(RuntimeError):
+    """No image manifest, or one naming a tarball that is gone."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image: what Pods name it, and the tarball the node imports it from."""
+
+    ref: str
+    archive: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class NodeImages:
+    """Every image the test node knows."""
+
+    pause: Image
+    """The sandbox image (hack/images/pause.c)."""
+    busybox: Image
+    """For test Jobs: sh, echo, sleep, head, tail, cat, wget, ..."""
+    python: Image
+    """The Debian Python base the operator image is built on."""
+    operator: Image
+    """The operator, built from the repository's Dockerfile."""
+    manifest: Path
+
+
+def _image(doc: dict[str, object], name: str, manifest: Path) -> Image:
+    entry = doc.get(name)
+    if not isinstance(entry, dict):
+        raise ImagesNotBuiltError(f"{manifest} has no {name!r} image; {BUILD_HINT}")
+    archive = Path(str(entry["archive"]))
+    if not archive.is_file():
+        raise ImagesNotBuiltError(f"{manifest}: {archive} is missing; {BUILD_HINT}")
+    return Image(ref=str(entry["ref"]), archive=archive, size=int(str(entry["size"])))
+
+
+def _manifest_path(environ: Mapping[str, str]) -> Path:
+    explicit = environ.get(IMAGES_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ImagesNotBuiltError(f"${IMAGES_ENV}={explicit!r} is not a file; {BUILD_HINT}")
+        return path
+    root = Path(environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser() / "images"
+    manifests = sorted(root.glob("manifest-*.json"), key=lambda p: p.stat().st_mtime)
+    if not manifests:
+        raise ImagesNotBuiltError(f"no image manifest in {root}; {BUILD_HINT}")
+    return manifests[-1]
+
+
+def find_images(env: Mapping[str, str] | None = None) -> NodeImages:
+    """Read the image manifest.
+
+    Raises:
+        ImagesNotBuiltError: no manifest, or an image or tarball missing from it.
+    """
+    manifest = _manifest_path(os.environ if env is None else env)
+    doc = json.loads(manifest.read_text())["images"]
+    return NodeImages(
+        pause=_image(doc, "pause", manifest),
+        busybox=_image(doc, "busybox", manifest),
+        python=_image(doc, "python", manifest),
+        operator=_image(doc, "operator", manifest),
+        manifest=manifest,
+    )
