@@ -52,9 +52,10 @@ sha() { sha256sum | cut -c1-12; }
 
 # --- inputs -----------------------------------------------------------------------------
 
-# Applets the test Jobs use (sh, echo, sleep, head, tail, cat, ...); every applet of the
-# binary is linked anyway, this list only documents and checks the contract.
-REQUIRED_APPLETS=(sh echo sleep head tail cat wget env true false)
+# Applets the test Pods use (sh, echo, sleep, head, tail, cat, nc, httpd, ...); every applet
+# of the binary is linked anyway, this list only documents and checks the contract. (Its
+# wget crashes here: name lookup in a static binary without NSS modules; use nc.)
+REQUIRED_APPLETS=(sh echo printf sleep head tail cat nc httpd env true false)
 
 trim_rootfs() {
   # Documentation, man pages, locales and package caches: nothing at run time reads them.

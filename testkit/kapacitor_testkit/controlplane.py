@@ -102,6 +102,8 @@ class ControlPlane:
         if self.workdir is not None:
             raise ControlPlaneError("control plane already started")
         began = time.monotonic()
+        if self.parent_dir is not None:
+            self.parent_dir.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(tempfile.mkdtemp(prefix="kapacitor-operator-cp-", dir=self.parent_dir))
         try:
             if self.node_mode:

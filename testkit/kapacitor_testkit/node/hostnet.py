@@ -150,11 +150,26 @@ def remove_our_rules() -> None:
 
 
 def iptables_rules() -> list[str]:
-    """Every rule of every table (``iptables-save`` without counters and comments lines).
+    """Every table, chain policy and rule (``iptables-save`` without counters or comments).
 
     Used by the teardown test: the ruleset after a run must equal the one before.
     """
     if shutil.which("iptables-save") is None:
         return []
-    out = _run("iptables-save").stdout
-    return [line for line in out.splitlines() if line and not line.startswith("#")]
+    rules = []
+    for line in _run("iptables-save").stdout.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        # ":CHAIN POLICY [packets:bytes]": the counters change with any traffic.
+        rules.append(" ".join(line.split()[:2]) if line.startswith(":") else line)
+    return rules
+
+
+def set_forward_policy(policy: str) -> None:
+    """Set the FORWARD policy (the teardown test plays Docker, which leaves it at DROP)."""
+    _run("iptables", "-w", "-P", "FORWARD", policy)
+
+
+def link_names() -> set[str]:
+    """Names of every network interface of the host."""
+    return {str(link["ifname"]) for link in _ip_json("link", "show")}

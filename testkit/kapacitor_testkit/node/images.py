@@ -46,7 +46,7 @@ class NodeImages:
     pause: Image
     """The sandbox image (hack/images/pause.c)."""
     busybox: Image
-    """For test Jobs: sh, echo, sleep, head, tail, cat, wget, ..."""
+    """For test Pods: sh, echo, sleep, head, tail, cat, nc, httpd (hack/build-images.sh)."""
     python: Image
     """The Debian Python base the operator image is built on."""
     operator: Image

@@ -300,6 +300,8 @@ def clean(*, keep_cluster_ip: bool = False, log: Callable[[str], None] | None = 
     on it).
     """
     found = find()
+    if keep_cluster_ip:
+        found.addresses = []
     if log is not None and found:
         log(f"cleaning up node leftovers: {found.describe()[:2000]}")
     _kill_all()

@@ -44,8 +44,6 @@ class NodeError(RuntimeError):
 DEFAULT_IMAGES = ("pause", "busybox", "operator")
 
 
-
-
 class Node:
     """The one test node of this machine; use as a context manager inside a node-mode
     control plane's."""
