@@ -17,6 +17,7 @@ or network access. Two modes (see docs/control-plane.md and docs/node.md):
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import yaml
 
 from . import flags
 from .api import ApiClient, http_ok
@@ -142,6 +145,15 @@ class ControlPlane:
         leftovers.clean(log=self.notify)
         hostnet.add_lo_address(layout.CLUSTER_IP)
 
+    def _audit_files(self) -> flags.AuditFiles | None:
+        if not self.node_mode:
+            return None
+        audit = flags.AuditFiles(
+            policy=self._workdir() / "audit-policy.yaml", log=self._workdir() / "audit.log"
+        )
+        audit.policy.write_text(yaml.safe_dump(flags.AUDIT_POLICY, sort_keys=False))
+        return audit
+
     # -- components ----------------------------------------------------------------
 
     def _workdir(self) -> Path:
@@ -206,7 +218,9 @@ class ControlPlane:
             self._api = ApiClient(
                 self._server_url, certs.serving_ca, certs.admin_cert, certs.admin_key
             )
-            return flags.apiserver_args(self.binaries.kube_apiserver, certs, etcd_url, endpoint)
+            return flags.apiserver_args(
+                self.binaries.kube_apiserver, certs, etcd_url, endpoint, self._audit_files()
+            )
 
         def ready() -> bool:
             return self.api.status("/readyz", timeout=2.0) == 200
@@ -311,6 +325,15 @@ class ControlPlane:
         if self._version is None:
             raise ControlPlaneError("control plane not started")
         return self._version
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Node mode: the audit log's events (writes by ServiceAccounts, see
+        ``flags.AUDIT_POLICY``); empty in plain mode, which keeps no audit log."""
+        path = self._workdir() / "audit.log"
+        if not path.exists():
+            return []
+        lines = path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
 
     def log_path(self, component: str) -> Path:
         """Log file of ``etcd``, ``kube-apiserver`` or ``kube-controller-manager``."""

@@ -74,8 +74,36 @@ def loopback_endpoint(port: int) -> ApiserverEndpoint:
     return ApiserverEndpoint("127.0.0.1", port, SERVICE_CLUSTER_IP_RANGE)
 
 
+#: Node mode: an audit log of writes by anyone but the admin identity (which the tests,
+#: kube-controller-manager and kube-scheduler use) and the kubelet. What is left is mostly
+#: ServiceAccounts, so a test can tell that the operator's Pod acted as its own.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "users": ["admin"]},
+        {"level": "None", "userGroups": ["system:nodes"]},
+        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class AuditFiles:
+    """Node mode: the audit policy (AUDIT_POLICY as a file) and the log it writes."""
+
+    policy: Path
+    log: Path
+
+
 def apiserver_args(
-    apiserver: Path, certs: CertPaths, etcd_url: str, endpoint: ApiserverEndpoint
+    apiserver: Path,
+    certs: CertPaths,
+    etcd_url: str,
+    endpoint: ApiserverEndpoint,
+    audit: AuditFiles | None = None,
 ) -> list[str]:
     """argv for kube-apiserver serving TLS on ``endpoint``.
 
@@ -103,6 +131,8 @@ def apiserver_args(
         f"--service-account-key-file={certs.service_account_key}",
         f"--service-account-signing-key-file={certs.service_account_key}",
     ]
+    if audit is not None:
+        args += [f"--audit-policy-file={audit.policy}", f"--audit-log-path={audit.log}"]
     if certs.node is None:
         # The default is AlwaysAllow; RBAC makes permission bugs visible in tests.
         return [*args, "--authorization-mode=RBAC"]

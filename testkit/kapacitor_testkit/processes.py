@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -66,7 +66,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Process:
     """One running component: its argv, log file and process group."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -79,6 +86,7 @@ class Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=None if env is None else dict(env),
             start_new_session=True,
             # preexec_fn is fork-unsafe with threads in general; this one only calls prctl.
             preexec_fn=die_with_parent,
@@ -156,10 +164,12 @@ def start_until_ready(
     cwd: Path,
     timeout: float,
     attempts: int = START_ATTEMPTS,
+    env: Mapping[str, str] | None = None,
 ) -> Process:
     """Start ``name`` and poll ``ready()``; if it exits first, retry with a fresh argv.
 
-    ``argv_for_attempt`` is called per attempt so it can pick new ports.
+    ``argv_for_attempt`` is called per attempt so it can pick new ports; ``env`` replaces
+    the environment (default: inherited).
 
     Raises:
         ControlPlaneError: not ready within ``timeout``, or exited ``attempts`` times; the
@@ -167,7 +177,7 @@ def start_until_ready(
     """
     failures: list[str] = []
     for attempt in range(1, attempts + 1):
-        process = Process(name, argv_for_attempt(), log_path, cwd=cwd)
+        process = Process(name, argv_for_attempt(), log_path, cwd=cwd, env=env)
 
         def exited(p: Process = process) -> str | None:
             code = p.exited()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import layout
@@ -135,6 +136,25 @@ def render_cni_config() -> str:
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+#: Where containerd sends registry requests: a closed loopback port (the discard service).
+NO_REGISTRY_PROXY = "http://127.0.0.1:9"
+
+
+def environment(base: Mapping[str, str]) -> dict[str, str]:
+    """containerd's environment: every registry request goes to a closed local port.
+
+    Images are imported, never pulled, and no registry is reachable anyway; with this an
+    image the node lacks fails at once (ErrImagePull) instead of sending a request off
+    the machine (only ``imagePullPolicy: Never`` avoids the attempt altogether).
+    """
+    env = {k: v for k, v in base.items() if k.lower() not in _PROXY_VARIABLES}
+    env.update({"HTTPS_PROXY": NO_REGISTRY_PROXY, "HTTP_PROXY": NO_REGISTRY_PROXY})
+    return env
+
+
+_PROXY_VARIABLES = frozenset({"https_proxy", "http_proxy", "no_proxy", "all_proxy"})
 
 
 def ctr(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ link, rule and state directory (docs/node.md).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -127,7 +128,12 @@ class Node:
     # -- steps -----------------------------------------------------------------------
 
     def _launch(
-        self, name: str, argv: list[str], ready: Callable[[], bool], timeout: float
+        self,
+        name: str,
+        argv: list[str],
+        ready: Callable[[], bool],
+        timeout: float,
+        env: dict[str, str] | None = None,
     ) -> None:
         assert self.log_dir is not None
         self._processes[name] = start_until_ready(
@@ -139,6 +145,7 @@ class Node:
             timeout=timeout,
             # Fixed paths and ports: a second attempt would fail the same way.
             attempts=1,
+            env=env,
         )
 
     def _prepare_host(self) -> None:
@@ -161,7 +168,8 @@ class Node:
         conflist = layout.CNI_CONF_DIR / f"10-{layout.CNI_NETWORK}.conflist"
         conflist.write_text(containerd.render_cni_config())
         argv = [str(layout.CONTAINERD), "--config", str(config)]
-        self._launch("containerd", argv, containerd.is_serving, timeout=30.0)
+        env = containerd.environment(os.environ)
+        self._launch("containerd", argv, containerd.is_serving, timeout=30.0, env=env)
 
     def _import_images(self) -> None:
         wanted: list[Image] = [getattr(self.images, name) for name in self.import_images]
