@@ -16,8 +16,9 @@
 # exec-root and pidfile, no iptables, no bridge), started here and stopped when the
 # builds end; builds use the host network. See docs/node.md.
 #
-# Usage: hack/build-images.sh      # prints the path of a JSON manifest on the last line
-#                                  # (image refs and tarballs; KAPACITOR_OPERATOR_IMAGES)
+# Usage: hack/build-images.sh [pause busybox python operator]   (default: all four)
+#        Prints the path of a JSON manifest (image refs, tarballs, sizes) on the last line:
+#        what KAPACITOR_OPERATOR_IMAGES names for the test kit.
 # Needs: root, hack/provision-node.sh (docker.io, debootstrap, gcc).
 # Env:   KAPACITOR_OPERATOR_CACHE (cache root), DEBIAN_MIRROR (debootstrap mirror).
 set -euo pipefail
@@ -294,7 +295,14 @@ PY
   echo "$manifest"
 }
 
+wanted() { [[ " $WANTED " == *" $1 "* ]]; }
+
 main() {
+  WANTED="${*:-pause busybox python operator}"
+  local name
+  for name in $WANTED; do
+    case $name in pause|busybox|python|operator) ;; *) die "unknown image $name" ;; esac
+  done
   [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, dockerd)"
   for tool in debootstrap dockerd gcc "$DOCKER"; do
     command -v "$tool" >/dev/null || die "$tool is missing: run hack/provision-node.sh"
@@ -306,23 +314,36 @@ main() {
     log "another image build holds $CACHE_ROOT/.build-images.lock; waiting for it"
     flock 8
   fi
-  local start=$SECONDS py pa bb op
-  py=$(python_key); pa=$(pause_key); bb=$(busybox_key)
-  cached python "$py" || timed "python base image (debootstrap)" build_python "$py"
-  cached pause "$pa" || timed "pause image" build_pause "$pa"
-  cached busybox "$bb" || timed "busybox image" build_busybox "$bb"
-  op=$(operator_key "$(ref_of python "$py")")
-  cached kapacitor-operator "$op" \
-    || timed "operator image (Dockerfile)" build_operator "$op" "$(ref_of python "$py")"
+  local start=$SECONDS py pa bb op records=()
+  pa=$(pause_key); bb=$(busybox_key); py=$(python_key)
+  if wanted pause; then
+    cached pause "$pa" || timed "pause image" build_pause "$pa"
+    records+=("pause=$IMAGES_DIR/pause-$pa.json")
+  fi
+  if wanted busybox; then
+    cached busybox "$bb" || timed "busybox image" build_busybox "$bb"
+    records+=("busybox=$IMAGES_DIR/busybox-$bb.json")
+  fi
+  # The operator image is built on the Python base.
+  if wanted python || wanted operator; then
+    cached python "$py" || timed "python base image (debootstrap)" build_python "$py"
+    records+=("python=$IMAGES_DIR/python-$py.json")
+  fi
+  if wanted operator; then
+    op=$(operator_key "$(ref_of python "$py")")
+    cached kapacitor-operator "$op" \
+      || timed "operator image (Dockerfile)" build_operator "$op" "$(ref_of python "$py")"
+    records+=("operator=$IMAGES_DIR/kapacitor-operator-$op.json")
+    log "operator image: $(ref_of kapacitor-operator "$op")"
+  fi
   for name in python pause busybox kapacitor-operator; do prune "$name"; done
   if [ -n "$DOCKERD_STARTED" ]; then
     docker_cli builder prune -f --keep-storage 2gb >/dev/null 2>&1 || true
     stop_dockerd
     trap - EXIT
   fi
-  log "images ready in $((SECONDS - start))s: $(ref_of kapacitor-operator "$op")"
-  write_manifest "python=$IMAGES_DIR/python-$py.json" "pause=$IMAGES_DIR/pause-$pa.json" \
-    "busybox=$IMAGES_DIR/busybox-$bb.json" "operator=$IMAGES_DIR/kapacitor-operator-$op.json"
+  log "images ready in $((SECONDS - start))s"
+  write_manifest "${records[@]}"
 }
 
 main "$@"

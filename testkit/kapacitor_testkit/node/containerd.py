@@ -197,6 +197,15 @@ def import_image(archive: Path) -> None:
     ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
 
 
+def tag_image(source: str, *targets: str) -> None:
+    """Give an imported image more names (kubelet-normalized, e.g. docker.io/library/...).
+
+    Raises:
+        subprocess.CalledProcessError: ctr could not tag it.
+    """
+    ctr("images", "tag", "--force", source, *targets)
+
+
 def image_refs() -> set[str]:
     """References of the images the node's containerd holds."""
     out = ctr("images", "list", "--quiet").stdout

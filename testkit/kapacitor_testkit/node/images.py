@@ -41,23 +41,50 @@ class Image:
 
 @dataclass(frozen=True)
 class NodeImages:
-    """Every image the test node knows."""
+    """The images of one manifest; the build may have made only some of them
+    (``hack/build-images.sh pause busybox`` for the playground)."""
 
-    pause: Image
-    """The sandbox image (hack/images/pause.c)."""
-    busybox: Image
-    """For test Pods: sh, echo, sleep, head, tail, cat, nc, httpd (hack/build-images.sh)."""
-    python: Image
-    """The Debian Python base the operator image is built on."""
-    operator: Image
-    """The operator, built from the repository's Dockerfile."""
+    by_name: dict[str, Image]
     manifest: Path
 
+    def get(self, name: str) -> Image:
+        """The image called ``name``.
 
-def _image(doc: dict[str, object], name: str, manifest: Path) -> Image:
-    entry = doc.get(name)
+        Raises:
+            ImagesNotBuiltError: the manifest has no such image.
+        """
+        image = self.by_name.get(name)
+        if image is None:
+            raise ImagesNotBuiltError(
+                f"{self.manifest} has no {name!r} image (it has {sorted(self.by_name)}); "
+                f"{BUILD_HINT}"
+            )
+        return image
+
+    @property
+    def pause(self) -> Image:
+        """The sandbox image (hack/images/pause.c)."""
+        return self.get("pause")
+
+    @property
+    def busybox(self) -> Image:
+        """For test Pods: sh, echo, sleep, head, tail, cat, nc, httpd (hack/build-images.sh)."""
+        return self.get("busybox")
+
+    @property
+    def python(self) -> Image:
+        """The Debian Python base the operator image is built on."""
+        return self.get("python")
+
+    @property
+    def operator(self) -> Image:
+        """The operator, built from the repository's Dockerfile."""
+        return self.get("operator")
+
+
+def _image(entry: object, manifest: Path) -> Image:
     if not isinstance(entry, dict):
-        raise ImagesNotBuiltError(f"{manifest} has no {name!r} image; {BUILD_HINT}")
+        raise ImagesNotBuiltError(f"{manifest}: malformed entry {entry!r}; {BUILD_HINT}")
     archive = Path(str(entry["archive"]))
     if not archive.is_file():
         raise ImagesNotBuiltError(f"{manifest}: {archive} is missing; {BUILD_HINT}")
@@ -82,14 +109,8 @@ def find_images(env: Mapping[str, str] | None = None) -> NodeImages:
     """Read the image manifest.
 
     Raises:
-        ImagesNotBuiltError: no manifest, or an image or tarball missing from it.
+        ImagesNotBuiltError: no manifest, or a tarball it names is gone.
     """
     manifest = _manifest_path(os.environ if env is None else env)
     doc = json.loads(manifest.read_text())["images"]
-    return NodeImages(
-        pause=_image(doc, "pause", manifest),
-        busybox=_image(doc, "busybox", manifest),
-        python=_image(doc, "python", manifest),
-        operator=_image(doc, "operator", manifest),
-        manifest=manifest,
-    )
+    return NodeImages({name: _image(entry, manifest) for name, entry in doc.items()}, manifest)

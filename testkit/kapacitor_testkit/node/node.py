@@ -63,6 +63,8 @@ class Node:
         # Resolve eagerly: a missing image or binary should fail before anything starts.
         self.images = images if images is not None else find_images()
         self.import_images = tuple(import_images)
+        for name in self.import_images:
+            self.images.get(name)
         self.start_timeout = start_timeout
         self.kubelet_binary = find_tool("kubelet", search_dirs())
         self.scheduler_binary = find_tool("kube-scheduler", search_dirs())
@@ -172,7 +174,7 @@ class Node:
         self._launch("containerd", argv, containerd.is_serving, timeout=30.0, env=env)
 
     def _import_images(self) -> None:
-        wanted: list[Image] = [getattr(self.images, name) for name in self.import_images]
+        wanted: list[Image] = [self.images.get(name) for name in self.import_images]
         for image in wanted:
             containerd.import_image(image.archive)
         missing = {image.ref for image in wanted} - containerd.image_refs()
@@ -202,6 +204,21 @@ class Node:
         )
         argv = kubelet.kubelet_args(self.kubelet_binary, config, kubeconfig, directory / "pki")
         self._launch("kubelet", argv, self._node_schedulable, timeout=self.start_timeout)
+
+    # -- images ----------------------------------------------------------------------
+
+    def alias_image(self, name: str, *refs: str) -> None:
+        """Make the imported image ``name`` (``"busybox"``) answer to ``refs`` as well.
+
+        Manifests written for real registries (``image: busybox:1.36``) then run as they
+        are: the kubelet finds the image and, with the default ``IfNotPresent`` policy of
+        a tagged image, pulls nothing. Give fully qualified references, as the kubelet
+        normalizes them (``docker.io/library/busybox:1.36``).
+
+        Raises:
+            subprocess.CalledProcessError: containerd could not tag the image.
+        """
+        containerd.tag_image(self.images.get(name).ref, *refs)
 
     # -- status ----------------------------------------------------------------------
 
