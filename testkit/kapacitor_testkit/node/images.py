@@ -3,16 +3,17 @@
 No registry is reachable, so the node imports every image it will run from a tarball.
 The build script writes a JSON manifest (image reference, tarball, size per image) and
 prints its path; ``hack/test.sh`` exports it as ``KAPACITOR_OPERATOR_IMAGES``. Without
-the variable the newest manifest in the cache is used, which may describe an operator
-image built from another checkout: fine for trying things, and hack/test.sh always sets
-it. A missing manifest is an error naming the script, never a reason to skip.
+the variable the newest manifest in the cache with the images needed is used, which may
+describe an operator image built from another checkout: fine for trying things, and
+hack/test.sh always sets it. A missing manifest is an error naming the script, never a
+reason to skip.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +92,14 @@ def _image(entry: object, manifest: Path) -> Image:
     return Image(ref=str(entry["ref"]), archive=archive, size=int(str(entry["size"])))
 
 
-def _manifest_path(environ: Mapping[str, str]) -> Path:
+def _names(manifest: Path) -> set[str]:
+    try:
+        return set(json.loads(manifest.read_text())["images"])
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
+def _manifest_path(environ: Mapping[str, str], need: Iterable[str]) -> Path:
     explicit = environ.get(IMAGES_ENV)
     if explicit:
         path = Path(explicit).expanduser()
@@ -99,18 +107,22 @@ def _manifest_path(environ: Mapping[str, str]) -> Path:
             raise ImagesNotBuiltError(f"${IMAGES_ENV}={explicit!r} is not a file; {BUILD_HINT}")
         return path
     root = Path(environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser() / "images"
-    manifests = sorted(root.glob("manifest-*.json"), key=lambda p: p.stat().st_mtime)
+    wanted = set(need)
+    manifests = [m for m in root.glob("manifest-*.json") if wanted <= _names(m)]
     if not manifests:
-        raise ImagesNotBuiltError(f"no image manifest in {root}; {BUILD_HINT}")
-    return manifests[-1]
+        raise ImagesNotBuiltError(
+            f"no image manifest with {sorted(wanted)} in {root}; {BUILD_HINT}"
+        )
+    return max(manifests, key=lambda p: p.stat().st_mtime)
 
 
-def find_images(env: Mapping[str, str] | None = None) -> NodeImages:
-    """Read the image manifest.
+def find_images(env: Mapping[str, str] | None = None, need: Iterable[str] = ()) -> NodeImages:
+    """Read the image manifest: ``$KAPACITOR_OPERATOR_IMAGES``, or else the newest one in
+    the cache that has every image in ``need``.
 
     Raises:
         ImagesNotBuiltError: no manifest, or a tarball it names is gone.
     """
-    manifest = _manifest_path(os.environ if env is None else env)
+    manifest = _manifest_path(os.environ if env is None else env, need)
     doc = json.loads(manifest.read_text())["images"]
     return NodeImages({name: _image(entry, manifest) for name, entry in doc.items()}, manifest)

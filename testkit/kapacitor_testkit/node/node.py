@@ -61,8 +61,8 @@ class Node:
             raise NodeError("a Node needs a control plane started with node=True")
         self.control_plane = control_plane
         # Resolve eagerly: a missing image or binary should fail before anything starts.
-        self.images = images if images is not None else find_images()
         self.import_images = tuple(import_images)
+        self.images = images if images is not None else find_images(need=self.import_images)
         for name in self.import_images:
             self.images.get(name)
         self.start_timeout = start_timeout
