@@ -139,7 +139,9 @@ def apiserver_args(
     return [
         *args,
         "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
+        # PodNodeSelector: a namespace annotation can keep its Pods off the node, for
+        # tests that still play the kubelet themselves (tests/e2e/conftest.py).
+        "--enable-admission-plugins=NodeRestriction,PodNodeSelector",
         f"--kubelet-client-certificate={certs.node.kubelet_client_cert}",
         f"--kubelet-client-key={certs.node.kubelet_client_key}",
         f"--kubelet-certificate-authority={certs.node.kubelet_ca}",
