@@ -17,6 +17,7 @@ import pytest
 
 from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.kapacitord import running_kapacitord
 from kapacitor_testkit.node import Node
 from kapacitor_testkit.node import layout as node_layout
 from kapacitor_testkit.processes import wait_until
@@ -260,3 +261,14 @@ def test_active_deadline_ends_a_running_job_and_kills_its_container(k: Kube, nod
     assert wait_until(lambda: not host_processes(argv), timeout=60.0, interval=0.5), (
         f"{argv!r} still runs on the host (pids {host_processes(argv)})"
     )
+
+
+@pytest.mark.kapacitord
+def test_pod_reaches_a_real_kapacitord_on_the_node_ip(k: Kube, node: Node, tmp_path: Path) -> None:
+    with running_kapacitord(workdir=tmp_path / "kapacitord", host=node_layout.NODE_IP) as server:
+        request = "printf 'GET /kapacitor/v1/ping HTTP/1.0\\r\\n\\r\\n'"
+        command = f"{request} | nc -w 10 {node_layout.NODE_IP} {server.port}"
+        create_job(k, "ping", [container(node.images.busybox.ref, ["sh", "-c", command])])
+        wait_job_condition(k, "ping", "Complete")
+    status_line = k.kubectl("logs", "job/ping").stdout.splitlines()[0]
+    assert status_line.split()[1] == "204", status_line
