@@ -17,7 +17,6 @@ or network access. Two modes (see docs/control-plane.md and docs/node.md):
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -28,17 +27,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import yaml
-
 from . import flags
 from .api import ApiClient, http_ok
+from .audit import AuditFiles, read_events, write_policy
 from .binaries import Binaries, find_binaries
 from .certs import CertPaths, generate_certs
 from .crds import install_crds
 from .errors import ControlPlaneError, KubectlError
 from .kubeconfig import write_kubeconfig
-from .node import hostnet, layout, leftovers
-from .node.machine_lock import DEFAULT_TIMEOUT, MachineLock
+from .node import layout
+from .node.claim import MachineClaim
+from .node.machine_lock import DEFAULT_TIMEOUT
 from .processes import Process, free_port, start_until_ready
 
 
@@ -71,7 +70,7 @@ class ControlPlane:
         self.lock_timeout = lock_timeout
         #: Told about waiting for the machine lock and about cleaning up leftovers.
         self.notify = notify if notify is not None else _stderr
-        self.machine_lock = MachineLock()
+        self.machine = MachineClaim(self.notify)
         self.workdir: Path | None = None
         #: Seconds each component took to become ready, plus "total".
         self.startup_seconds: dict[str, float] = {}
@@ -110,7 +109,7 @@ class ControlPlane:
         self.workdir = Path(tempfile.mkdtemp(prefix="kapacitor-operator-cp-", dir=self.parent_dir))
         try:
             if self.node_mode:
-                self._claim_cluster_address()
+                self.machine.take(self.lock_timeout)
             cluster_ip = layout.CLUSTER_IP if self.node_mode else None
             self._certs = generate_certs(self.workdir / "pki", cluster_ip=cluster_ip)
             etcd_url = self._start_etcd()
@@ -128,31 +127,15 @@ class ControlPlane:
             process = self._processes.pop(name, None)
             if process is not None:
                 process.stop()
-        if self.machine_lock.held:
-            hostnet.remove_lo_address(layout.CLUSTER_IP)
-            # And whatever a node on this control plane left, had its own stop not run.
-            leftovers.clean(log=self.notify)
-            self.machine_lock.release()
+        self.machine.give_back()
         if self.workdir is not None and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
 
     # -- node mode -----------------------------------------------------------------
 
-    def _claim_cluster_address(self) -> None:
-        """Take the machine lock, clean up after a crashed run, put the ClusterIP on lo."""
-        self.machine_lock.acquire(timeout=self.lock_timeout, notify=self.notify)
-        leftovers.clean(log=self.notify)
-        hostnet.add_lo_address(layout.CLUSTER_IP)
-
-    def _audit_files(self) -> flags.AuditFiles | None:
-        if not self.node_mode:
-            return None
-        audit = flags.AuditFiles(
-            policy=self._workdir() / "audit-policy.yaml", log=self._workdir() / "audit.log"
-        )
-        audit.policy.write_text(yaml.safe_dump(flags.AUDIT_POLICY, sort_keys=False))
-        return audit
+    def _audit_files(self) -> AuditFiles | None:
+        return write_policy(self._workdir()) if self.node_mode else None
 
     # -- components ----------------------------------------------------------------
 
@@ -328,12 +311,8 @@ class ControlPlane:
 
     def audit_events(self) -> list[dict[str, Any]]:
         """Node mode: the audit log's events (writes by ServiceAccounts, see
-        ``flags.AUDIT_POLICY``); empty in plain mode, which keeps no audit log."""
-        path = self._workdir() / "audit.log"
-        if not path.exists():
-            return []
-        lines = path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        :mod:`.audit`); empty in plain mode, which keeps no audit log."""
+        return read_events(self._workdir() / "audit.log")
 
     def log_path(self, component: str) -> Path:
         """Log file of ``etcd``, ``kube-apiserver`` or ``kube-controller-manager``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit import AuditFiles
 from .certs import CertPaths
 
 #: Fixed rather than derived from the port, so tokens stay comparable across runs.
@@ -72,30 +73,6 @@ class ApiserverEndpoint:
 def loopback_endpoint(port: int) -> ApiserverEndpoint:
     """The plain mode: a random loopback port; nothing ever dials the Service CIDR."""
     return ApiserverEndpoint("127.0.0.1", port, SERVICE_CLUSTER_IP_RANGE)
-
-
-#: Node mode: an audit log of writes by anyone but the admin identity (which the tests,
-#: kube-controller-manager and kube-scheduler use) and the kubelet. What is left is mostly
-#: ServiceAccounts, so a test can tell that the operator's Pod acted as its own.
-AUDIT_POLICY = {
-    "apiVersion": "audit.k8s.io/v1",
-    "kind": "Policy",
-    "omitStages": ["RequestReceived"],
-    "rules": [
-        {"level": "None", "users": ["admin"]},
-        {"level": "None", "userGroups": ["system:nodes"]},
-        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
-        {"level": "None"},
-    ],
-}
-
-
-@dataclass(frozen=True)
-class AuditFiles:
-    """Node mode: the audit policy (AUDIT_POLICY as a file) and the log it writes."""
-
-    policy: Path
-    log: Path
 
 
 def apiserver_args(

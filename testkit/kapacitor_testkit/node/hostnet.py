@@ -2,8 +2,9 @@
 
 Thin wrappers around ``ip`` and ``iptables`` (iproute2 and Debian's iptables), each
 idempotent, so start-up can run them over the leftovers of a crashed run and teardown
-can run them twice. Nothing here touches an interface, address or rule it did not
-create: everything is found by the fixed names of :mod:`.layout`.
+can run them twice. Nothing here changes an interface, address or rule the node did not
+create (everything is found by the fixed names of :mod:`.layout`), except
+:func:`set_forward_policy`, with which the teardown test plays Docker.
 """
 
 from __future__ import annotations
