@@ -65,6 +65,17 @@ CGROUP_ROOT: Final = "/kapacitor-operator-node"
 #: Directory of the cgroup hierarchies.
 CGROUP_FS: Final = Path("/sys/fs/cgroup")
 
+
+def cgroup_hierarchies() -> list[Path]:
+    """The mounted cgroup hierarchies: one per controller (and the named and unified
+    ones) on a cgroup v1 or hybrid host like this one, the root itself on a v2-only host."""
+    if (CGROUP_FS / "cgroup.procs").exists():
+        return [CGROUP_FS]
+    if not CGROUP_FS.is_dir():
+        return []
+    return [h for h in sorted(CGROUP_FS.iterdir()) if (h / "cgroup.procs").exists()]
+
+
 #: The machine-wide lock: one node-capable cluster per machine at a time. Outside RUN_DIR
 #: on purpose: it outlives every run (deleting a lock file others may wait on is a race).
 LOCK_PATH: Final = Path("/run/kapacitor-operator-node.lock")

@@ -92,14 +92,8 @@ def _cmdline(pid: int) -> str:
 
 def _cgroup_dirs() -> list[Path]:
     """The node's cgroup root in every mounted hierarchy that has one."""
-    if not layout.CGROUP_FS.is_dir():
-        return []
     root = layout.CGROUP_ROOT.strip("/")
-    return [
-        hierarchy / root
-        for hierarchy in sorted(layout.CGROUP_FS.iterdir())
-        if (hierarchy / root).is_dir()
-    ]
+    return [h / root for h in layout.cgroup_hierarchies() if (h / root).is_dir()]
 
 
 def _pids_in_cgroups() -> set[int]:

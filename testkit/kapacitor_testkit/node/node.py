@@ -288,9 +288,7 @@ def _create_cgroup_root() -> None:
     parent's, or nothing could ever run in it.
     """
     root = layout.CGROUP_ROOT.strip("/")
-    for hierarchy in sorted(layout.CGROUP_FS.iterdir()):
-        if not (hierarchy / "cgroup.procs").exists():
-            continue
+    for hierarchy in layout.cgroup_hierarchies():
         directory = hierarchy / root
         directory.mkdir(exist_ok=True)
         for name in ("cpuset.cpus", "cpuset.mems"):
