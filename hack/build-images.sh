@@ -130,6 +130,9 @@ stop_dockerd() {
   rm -rf "$DOCKER_RUN"
   # Empty cgroups of the build containers, deepest first (rmdir fails on busy ones).
   find /sys/fs/cgroup/*/"${DOCKER_CGROUP#/}" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  # dockerd always makes /run/docker/plugins (plugin discovery, not configurable); remove
+  # it, if empty, unless another dockerd runs.
+  if ! pgrep -x dockerd >/dev/null; then rmdir /run/docker/plugins /run/docker 2>/dev/null || true; fi
 }
 
 DOCKERD_STARTED=
