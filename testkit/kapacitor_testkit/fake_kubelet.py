@@ -1,10 +1,15 @@
-"""Stand in for the scheduler and kubelet of the test control plane.
+"""Write Pod status as a kubelet would: the stand-in from before the test node existed.
 
-The control plane runs the real Job controller but has no kubelet, so Pods never run.
-Tests move a Job's Pod along by writing what a kubelet would write to the ``pods/status``
-subresource; the Job controller then does the rest (Job conditions, counters, removing
-its tracking finalizer), exactly as in a cluster. The TaskRun engine reads results from
-these same fields, so this module is the contract between e2e tests and that engine:
+The e2e cluster now has a real node (``kapacitor_testkit.node``): Pods run, and the
+kubelet reports exit codes, termination messages and logs itself. This module remains
+only because tests/e2e/test_taskrun.py and tests/e2e/test_examples.py still use it (they
+are being converted to the real node); delete it with their last use. Written status
+sticks on the real node as well: a Pod the API says is terminal is terminated by the
+kubelet, never moved back.
+
+Tests move a Job's Pod along by writing to the ``pods/status`` subresource what a kubelet
+would write; the Job controller then does the rest (Job conditions, counters, removing
+its tracking finalizer), exactly as in a cluster. The fields:
 
 - Running: ``status.phase=Running``, ``status.startTime``, conditions ``Ready`` and
   ``ContainersReady`` True (Job ``status.ready`` counts them), and per container
