@@ -51,12 +51,8 @@ RUN groupadd --system --gid "${UID}" kapacitor-operator \
 # Dependencies and the operator in two layers, so a source change rebuilds only the
 # second. Installed from the earlier stages' wheels only (no index, no build step); the
 # bind mounts keep the wheels out of every layer of this image.
-# kubernetes >= 37 also ships an asyncio copy of its whole generated client
-# (kubernetes/aio, ~70 MB, a quarter of the image) that the operator never imports: it
-# uses the synchronous client, and kopf speaks to the API with aiohttp itself.
 RUN --mount=type=bind,from=deps,source=/deps,target=/deps \
-    python3 -m pip install --no-index /deps/*.whl \
- && rm -rf "$(python3 -c 'import kubernetes, os; print(os.path.dirname(kubernetes.__file__))')/aio"
+    python3 -m pip install --no-index /deps/*.whl
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python3 -m pip install --no-index --no-deps /wheels/*.whl \
  && python3 -m pip check \
