@@ -105,27 +105,6 @@ def node(cluster: Cluster) -> Node:
     return cluster.node
 
 
-#: Namespace annotation of the PodNodeSelector admission plugin (enabled in node mode).
-NODE_SELECTOR_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector"
-#: A node label nothing has: Pods of an annotated namespace are never scheduled.
-NO_NODE_SELECTOR = "kapacitor-operator.test/stand-in-kubelet=true"
-
-
-def _plays_the_kubelet(module: object) -> bool:
-    """Whether a test module uses the stand-in kubelet (``kapacitor_testkit.fake_kubelet``).
-
-    Such tests write Pod status themselves; on the node, the kubelet would overwrite it
-    (a Pod it cannot start ends with exit code 137), so their Pods must stay unscheduled,
-    as before the node existed. The check retires itself with the module's last import.
-    """
-    stand_in = "kapacitor_testkit.fake_kubelet"
-    return any(
-        getattr(value, "__module__", None) == stand_in
-        or getattr(value, "__name__", None) == stand_in
-        for value in vars(module).values()
-    )
-
-
 def _namespace_name(test_name: str) -> str:
     slug = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")[:40].strip("-")
     return f"e2e-{slug}-{uuid.uuid4().hex[:6]}"
@@ -135,16 +114,11 @@ def _namespace_name(test_name: str) -> str:
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace whose ``default`` ServiceAccount exists (so Pods are admitted).
 
-    Pods of tests that play the kubelet themselves are kept off the node (see
-    :func:`_plays_the_kubelet`). Deletion is requested but never awaited: names are
-    unique, and a namespace with custom resources may take long to finalize.
+    Deletion is requested but never awaited: names are unique, and a namespace with
+    custom resources may take long to finalize.
     """
     name = _namespace_name(request.node.name)
     control_plane.kubectl("create", "namespace", name)
-    if _plays_the_kubelet(request.module):
-        control_plane.kubectl(
-            "annotate", "namespace", name, f"{NODE_SELECTOR_ANNOTATION}={NO_NODE_SELECTOR}"
-        )
 
     def has_default_sa() -> bool:
         return control_plane.api.status(f"/api/v1/namespaces/{name}/serviceaccounts/default") == 200

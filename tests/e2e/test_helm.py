@@ -214,13 +214,18 @@ def unrelated_crd(control_plane: ControlPlane) -> str:
 # (verb, resource, subresource or ""): what the operator does in a namespace it serves.
 NEEDED_IN_NAMESPACE = [
     *[(verb, f"kapacitortasks.{GROUP}", "") for verb in ("get", "list", "watch", "patch")],
-    *[(verb, f"taskruns.{GROUP}", "") for verb in ("list", "watch", "patch", "create", "delete")],
+    *[
+        (verb, f"taskruns.{GROUP}", "")
+        for verb in ("get", "list", "watch", "patch", "create", "delete")
+    ],
     ("patch", f"kapacitortasks.{GROUP}", "status"),
     ("patch", f"taskruns.{GROUP}", "status"),
     ("update", f"kapacitortasks.{GROUP}", "finalizers"),
     ("update", f"taskruns.{GROUP}", "finalizers"),
     *[(verb, "jobs.batch", "") for verb in ("get", "list", "watch", "create", "delete")],
     ("list", "pods", ""),
+    ("watch", "pods", ""),
+    ("get", "pods", "log"),
     ("get", "configmaps", ""),
     ("get", "secrets", ""),
     ("create", "events", ""),
@@ -235,7 +240,7 @@ DENIED_IN_NAMESPACE = [
     ("delete", "secrets", ""),
     ("create", "pods", ""),
     ("delete", "pods", ""),
-    ("get", "pods", "log"),
+    ("get", "pods", ""),
     ("create", "pods", "exec"),
     ("list", "configmaps", ""),
     ("update", "configmaps", ""),
@@ -390,6 +395,19 @@ def test_template_defaults(helm: Helm, tmp_path: Path) -> None:
     assert "OPERATOR_NAMESPACES" not in env
     assert of_kind(docs, "ServiceMonitor") == []
     assert of_kind(docs, "ClusterKopfPeering") == []
+
+
+def test_the_grace_period_follows_the_drain_timeout(helm: Helm, tmp_path: Path) -> None:
+    def grace(values: Doc) -> int:
+        spec = the_deployment(render(helm, tmp_path, values))["spec"]["template"]["spec"]
+        result: int = spec["terminationGracePeriodSeconds"]
+        return result
+
+    assert grace({}) == 330
+    assert grace({"operator": {"drainTimeout": 60}}) == 90
+    assert grace({"operator": {"drainTimeout": 60}, "terminationGracePeriodSeconds": 45}) == 45
+    env = env_of(the_container(render(helm, tmp_path, {"operator": {"drainTimeout": 60}})))
+    assert env["OPERATOR_DRAIN_TIMEOUT"]["value"] == "60"
 
 
 def test_every_operator_setting_is_exposed(helm: Helm, tmp_path: Path) -> None:
