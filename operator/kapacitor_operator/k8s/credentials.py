@@ -94,22 +94,24 @@ def kubeconfig_paths(environ: Mapping[str, str], home: Path | None = None) -> li
     return [(home or Path.home()) / ".kube" / "config"]
 
 
-def load_kubeconfig(paths: list[Path]) -> KubeCredentials:
-    """The current context of the merged kubeconfig files (the first file to name wins).
+def load_kubeconfig(paths: list[Path], *, context: str | None = None) -> KubeCredentials:
+    """The current context (or `context`) of the merged kubeconfig files (the first file
+    to name an entry wins).
 
     Relative file references are relative to the file that holds them, as in kubectl.
+    `context` is kubectl's `--context`, used by the kubectl plugin.
 
     Raises:
         CredentialsError: no file exists, the context, cluster or user is missing or uses
             an unsupported authentication method, or a referenced file is unreadable.
     """
     merged = _merge([(p, _read_yaml(p)) for p in paths if p.is_file()], paths)
-    context_name = merged.current_context
+    context_name = context or merged.current_context
     if not context_name:
         raise CredentialsError(f"kubeconfig {merged.describe()} has no current-context")
-    context, _ = merged.entry("contexts", "context", context_name)
-    cluster, cluster_dir = merged.entry("clusters", "cluster", str(context.get("cluster", "")))
-    user_name = str(context.get("user", ""))
+    chosen, _ = merged.entry("contexts", "context", context_name)
+    cluster, cluster_dir = merged.entry("clusters", "cluster", str(chosen.get("cluster", "")))
+    user_name = str(chosen.get("user", ""))
     user, user_dir = merged.entry("users", "user", user_name) if user_name else ({}, Path("."))
     where = f"kubeconfig {merged.describe()} (context {context_name})"
     server = str(cluster.get("server") or "").rstrip("/")
@@ -125,7 +127,7 @@ def load_kubeconfig(paths: list[Path]) -> KubeCredentials:
     return KubeCredentials(
         server=server,
         source=where,
-        namespace=str(context.get("namespace") or "default"),
+        namespace=str(chosen.get("namespace") or "default"),
         ca_data=_data_or_file(cluster, "certificate-authority", cluster_dir, where),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
         tls_server_name=str(cluster.get("tls-server-name") or "") or None,
