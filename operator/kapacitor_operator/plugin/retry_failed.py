@@ -27,12 +27,12 @@ from kapacitor_operator.reconcile.flux_runs import (
     LABEL_TRIGGER,
     build_retry_taskrun,
     fetch_since,
-    retry_taskrun_name,
 )
 from kapacitor_operator.timeutil import format_time, parse_time
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MANAGED_BY = "kubectl-kapacitor"
+SUPERSEDED = "skipped: a later run for the same time succeeded"
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -157,28 +157,30 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     retry, superseded = choose(
         runs, since, after_success=not args.since, include_manual=args.include_manual
     )
-    outcomes = [
-        Outcome(
-            r,
-            retry_taskrun_name(task.name, r.id),
-            "skipped: a later run for the same time succeeded",
-        )
-        for r in superseded
-    ]
-    for r in retry:
-        outcomes.append(await _create(session, task, r, dry_run=args.dry_run))
+    outcomes = [await _settle(session, task, r, dry_run=args.dry_run) for r in retry]
+    for r in superseded:
+        outcomes.append(await _settle(session, task, r, dry_run=True, superseded=True))
     outcomes.sort(key=lambda o: (parse_time(o.run.scheduled_for), o.run.id))
     _report(session, task, task_id, since, runs, outcomes, args)
     return 0
 
 
-async def _create(session: Session, task: KapacitorTask, run: FluxRun, *, dry_run: bool) -> Outcome:
+async def _settle(
+    session: Session,
+    task: KapacitorTask,
+    run: FluxRun,
+    *,
+    dry_run: bool,
+    superseded: bool = False,
+) -> Outcome:
+    """Create the run's retry TaskRun unless it exists (or, dry or superseded, only look)."""
     manifest = build_manifest(task, run)
     name = manifest["metadata"]["name"]
     if dry_run:
         path = custom_path(task.namespace, "taskruns", name)
-        exists = await or_none(session.kube.client.json("GET", path)) is not None
-        return Outcome(run, name, "already present" if exists else "would create")
+        if await or_none(session.kube.client.json("GET", path)) is not None:
+            return Outcome(run, name, "already present")
+        return Outcome(run, name, SUPERSEDED if superseded else "would create")
     created = await session.kube.create_taskrun(task.namespace, manifest)
     return Outcome(run, name, "created" if created else "already present")
 
