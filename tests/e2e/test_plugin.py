@@ -257,7 +257,7 @@ def test_show_tickscript_from_kapacitord(env: Env) -> None:
     text = env.ok("show", "kt/cpu", "-n", env.ns).stdout
     assert "Executing:" in text
     assert "true" in text.split("Executing:")[1].splitlines()[0]
-    assert f"Task ID:      {env.ns}.cpu" in text
+    assert f"\nTask ID:       {env.ns}.cpu\n" in text
     assert '"telegraf"."autogen"' in text
     assert "DOT:" in text
     assert "digraph" in text
@@ -282,7 +282,7 @@ def test_show_tickscript_from_kapacitord(env: Env) -> None:
     config["contexts"][0]["context"]["namespace"] = env.ns
     scoped = env.tmp / "scoped.kubeconfig"
     scoped.write_text(yaml.safe_dump(config))
-    assert "Name:         cpu" in env.ok("show", "kt/cpu", kubeconfig=scoped).stdout
+    assert env.ok("show", "kt/cpu", kubeconfig=scoped).stdout.startswith("Name:          cpu\n")
     other = env.plugin("show", "kt/cpu", "--namespace", env.ns2, kubeconfig=scoped)
     assert other.returncode == 1
     assert f'not found in namespace "{env.ns2}"' in other.stderr

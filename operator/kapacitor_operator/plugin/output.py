@@ -41,7 +41,7 @@ def document(doc: Any, fmt: str) -> str:
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> str:
     """`Key:  value` lines, aligned like `kubectl describe`; multi-line values indented."""
-    width = max((len(k) for k, _ in pairs), default=0) + 2
+    width = max((len(k) for k, _ in pairs), default=0) + 3  # ":" and two spaces
     out: list[str] = []
     for key, value in pairs:
         text = "<none>" if value is None or value == "" else str(value)

@@ -103,18 +103,28 @@ def _dump(model: TickTask | FluxTask | FluxRun) -> dict[str, Any]:
 
 
 def render(doc: dict[str, Any], *, wide: bool = False) -> str:
-    """The human view of a combined document."""
+    """The human view of a combined document, `kubectl describe` style."""
     task = doc["task"]
     meta = doc["metadata"]
+    via = "" if doc["via"] == "direct" else f" ({doc['via']})"
     pairs: list[tuple[str, Any]] = [
         ("Name", meta["name"]),
         ("Namespace", meta["namespace"]),
-        ("Kapacitor", doc["kapacitorURL"] + ("" if doc["via"] == "direct" else f" ({doc['via']})")),
+        ("Kapacitor", doc["kapacitorURL"] + via),
         ("Task ID", doc["taskID"]),
     ]
     if doc["type"] == "flux":
-        return fields(pairs + _flux_pairs(task, wide)) + _runs(doc.get("runs") or [])
-    return fields(pairs + _tick_pairs(task, wide)) + _stats_and_dot(task)
+        runs = doc.get("runs") or []
+        pairs += _flux_pairs(task, wide)
+        if not runs:
+            pairs.append(("Recent Runs", "<none> (none yet, or Kapacitor keeps no finished runs)"))
+        return fields(pairs) + (_runs(runs) if runs else "")
+    pairs += _tick_pairs(task, wide)
+    stats = task.get("stats") or {}
+    if not stats.get("task-stats") and not stats.get("node-stats"):
+        pairs.append(("Stats", "<none> (the task is not executing)"))
+    pairs.append(("DOT", (task.get("dot") or "").rstrip("\n")))
+    return fields(pairs) + _stats(stats)
 
 
 def _tick_pairs(task: dict[str, Any], wide: bool) -> list[tuple[str, Any]]:
@@ -131,30 +141,23 @@ def _tick_pairs(task: dict[str, Any], wide: bool) -> list[tuple[str, Any]]:
         ("Last Enabled", task.get("last-enabled")),
     ]
     if wide:
-        pairs.append(("Script", task.get("script")))
+        pairs.append(("Script", (task.get("script") or "").rstrip("\n")))
     return pairs
 
 
-def _stats_and_dot(task: dict[str, Any]) -> str:
-    out = []
-    stats = task.get("stats") or {}
+def _stats(stats: dict[str, Any]) -> str:
+    """Task statistics, then one row per node with its counters."""
     task_stats = stats.get("task-stats") or {}
     node_stats: dict[str, dict[str, Any]] = stats.get("node-stats") or {}
-    if task_stats or node_stats:
-        out.append("Stats:\n")
-        if task_stats:
-            out.append(indent(fields(sorted(task_stats.items()))))
-        if node_stats:
-            columns = sorted({k for values in node_stats.values() for k in values})
-            rows = [
-                [node, *(values.get(c) for c in columns)]
-                for node, values in sorted(node_stats.items())
-            ]
-            out.append(indent(table(["node", *columns], rows)))
-    else:
-        out.append("Stats:        <none> (the task is not executing)\n")
-    dot = task.get("dot")
-    out.append("DOT:\n" + indent(dot.rstrip("\n") + "\n") if dot else "DOT:          <none>\n")
+    if not task_stats and not node_stats:
+        return ""
+    out = ["Stats:\n"]
+    if task_stats:
+        out.append(indent(fields(sorted(task_stats.items()))))
+    if node_stats:
+        columns = sorted({k for values in node_stats.values() for k in values})
+        rows = [[node, *(v.get(c) for c in columns)] for node, v in sorted(node_stats.items())]
+        out.append(indent(table(["node", *columns], rows)))
     return "".join(out)
 
 
@@ -173,23 +176,12 @@ def _flux_pairs(task: dict[str, Any], wide: bool) -> list[tuple[str, Any]]:
         ("Updated", task.get("updatedAt")),
     ]
     if wide:
-        pairs.append(("Flux", task.get("flux")))
+        pairs.append(("Flux", (task.get("flux") or "").rstrip("\n")))
     return pairs
 
 
 def _runs(runs: list[dict[str, Any]]) -> str:
-    if not runs:
-        return "Recent Runs:  <none> (none yet, or Kapacitor keeps no finished runs)\n"
-    rows = [
-        [
-            r.get("id"),
-            r.get("status"),
-            r.get("scheduledFor"),
-            r.get("startedAt"),
-            r.get("finishedAt"),
-        ]
-        for r in runs
-    ]
-    return "Recent Runs:\n" + indent(
-        table(["id", "status", "scheduled for", "started", "finished"], rows)
-    )
+    keys = ("id", "status", "scheduledFor", "startedAt", "finishedAt")
+    rows = [[r.get(k) for k in keys] for r in runs]
+    headers = ["id", "status", "scheduled for", "started", "finished"]
+    return "Recent Runs:\n" + indent(table(headers, rows))
