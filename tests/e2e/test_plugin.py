@@ -30,6 +30,7 @@ import yaml
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.fake_kubelet import finish_pod, wait_for_job_pods
 from kapacitor_testkit.kapacitord import KapacitordHandle, running_kapacitord
 from kapacitor_testkit.operator_process import OperatorProcess
 
@@ -465,6 +466,28 @@ def test_logs_follow_until_the_run_ends(env: Env) -> None:
     assert "Completed(success)" in result.stdout
     assert result.stdout.count("--- attempt 1 ") == 1
     assert env.get(env.ns, "taskrun", "followed")["status"]["phase"] == "Succeeded"  # type: ignore[index]
+
+
+def test_logs_of_a_job_attempt(env: Env) -> None:
+    # A scheduling gate keeps any scheduler and kubelet away: the test plays the kubelet.
+    pod_spec = {
+        "schedulingGates": [{"name": "kapacitor.operator.dev/e2e-fake-kubelet"}],
+        "containers": [{"name": "main", "image": "busybox:never-pulled"}],
+    }
+    env.apply(env.ns, taskrun_doc("backup", job={"template": {"spec": pod_spec}}))
+    (pod,) = wait_for_job_pods(env.cp, env.ns, "backup-1")
+    finish_pod(env.cp, env.ns, pod["metadata"]["name"], exit_code=3, message="disk full")
+    status = env.wait_ended(env.ns, "backup")["status"]
+    assert status["attempts"][0]["message"] == "disk full"
+    doc = json.loads(env.ok("logs", "tr/backup", "-n", env.ns, "-o", "json").stdout)
+    (attempt,) = doc["attempts"]
+    assert (attempt["method"], attempt["externalID"]) == ("job", "backup-1")
+    # The Pod never ran on a node, so the API server has no log to give: status it is.
+    assert attempt["source"] == "status"
+    assert attempt["sourceDetail"] == f"status (pod {pod['metadata']['name']} never ran on a node)"
+    assert attempt["lines"][-1] == "message: disk full"
+    text = env.ok("logs", "tr/backup", "-n", env.ns).stdout
+    assert text.startswith("--- attempt 1 (job, job backup-1, failed): status (pod backup-1-")
 
 
 # --- validate -------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class Sources:
         """(pod name, lines) of the attempt's newest Pod; None when no Pod is left.
 
         Raises:
+            Unavailable: the Pod was never scheduled, so it has no log.
             KubeError: the Pod list or its log could not be read (no right, no node...).
         """
         if not attempt.externalID:
@@ -83,6 +84,9 @@ class Sources:
             return None
         pod = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))
         name = str(pod["metadata"]["name"])
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # The API server answers an empty log for a Pod no kubelet ever ran.
+            raise Unavailable(f"pod {name} never ran on a node")
         params: dict[str, str | int] = {"limitBytes": POD_LOG_LIMIT}
         if self.container:
             params["container"] = self.container
