@@ -459,3 +459,16 @@ async def test_no_operator_found_names_the_flag() -> None:
     two = {"items": [DEPLOYMENT, DEPLOYMENT]}
     with pytest.raises(PluginError, match="several kapacitor-operator Deployments"):
         await operator_default(kube({DEPLOYMENTS: two}), None)
+
+
+async def test_logs_fall_back_when_the_taskruns_task_is_gone() -> None:
+    from kapacitor_operator.plugin.log_sources import Sources, Unavailable
+
+    sources = Sources(session(kube({})), container=None, tail=-1)
+    attempt = Attempt(number=1, method="manual", externalID="0123456789abcdef")
+    body = {"spec": {"taskRef": {"name": "hourly"}}, "status": {"taskID": "00000000000000aa"}}
+    with pytest.raises(Unavailable, match="kapacitortask/hourly no longer exists"):
+        await sources.run_log(body, attempt)
+    with pytest.raises(Unavailable, match="no Kapacitor run ID yet"):
+        await sources.run_log(body, Attempt(number=2, method="retry"))
+    await sources.aclose()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from kapacitor_operator.k8s.api import JOB_NAME_LABEL
 from kapacitor_operator.k8s.paths import core_path
+from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.models.taskrun import Attempt
 from kapacitor_operator.plugin.connect import Reached, open_kapacitor, resolve_target
 from kapacitor_operator.plugin.session import Session
-from kapacitor_operator.plugin.tasks import kapacitor_id, load_task
+from kapacitor_operator.plugin.tasks import kapacitor_id
 
 POD_LOG_LIMIT = 10 * 1024 * 1024
 
@@ -42,7 +45,15 @@ class Sources:
             ref = (spec.get("taskRef") or {}).get("name")
             if not ref:
                 raise Unavailable("the TaskRun names no KapacitorTask")
-            task = await load_task(self.session, str(ref))
+            body_task = await self.session.kube.get_custom(
+                self.session.namespace, "kapacitortasks", str(ref)
+            )
+            if body_task is None:
+                raise Unavailable(f"kapacitortask/{ref} no longer exists")
+            try:
+                task = parse_kapacitortask(body_task)
+            except ValidationError as exc:
+                raise Unavailable(f"kapacitortask/{ref} does not parse") from exc
             target = await resolve_target(self.session, task.spec.kapacitor, task.namespace)
             self._reached = await open_kapacitor(self.session, target)
             recorded = (body.get("status") or {}).get("taskID")
@@ -56,7 +67,7 @@ class Sources:
         longer has the run.
 
         Raises:
-            Unavailable: the attempt has no run ID (yet) or no task.
+            Unavailable: the attempt has no run ID (yet), or its task is gone.
             PluginError: the credentials Secret is forbidden (the command stops).
             KapacitorError: Kapacitor could not answer.
         """
