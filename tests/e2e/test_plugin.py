@@ -622,6 +622,22 @@ def test_credentials_secret_is_read_with_the_users_rights_and_never_printed(env:
     assert denied.stdout == ""
     impersonated = env.plugin("show", "kt/guarded", "-n", env.ns, "--as", user)
     assert (impersonated.returncode, impersonated.stderr) == (1, denied.stderr)
+    # The same identity from an exec credential plugin (as EKS, GKE or kubelogin users have).
+    config = yaml.safe_load(viewer.read_text())
+    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"token": config["users"][0]["user"]["token"]}}  # fmt: skip
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": sys.executable,
+            "args": ["-c", f"print({json.dumps(json.dumps(credential))})"],
+            "interactiveMode": "Never",
+        }
+    }
+    exec_kubeconfig = env.tmp / "exec.kubeconfig"
+    exec_kubeconfig.write_text(yaml.safe_dump(config))
+    impersonated = env.plugin("show", "kt/guarded", kubeconfig=exec_kubeconfig)
+    assert (impersonated.returncode, impersonated.stderr) == (1, denied.stderr)
     manifest = yaml.safe_dump(
         task_doc("guarded", url, kapacitor={"credentialsSecretRef": {"name": "kapa-creds"}},
                  **tick_spec())

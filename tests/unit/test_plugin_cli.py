@@ -7,6 +7,7 @@ themselves run against a real control plane in tests/e2e/test_plugin.py).
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -328,3 +329,66 @@ def test_manifests_from_files_directories_and_lists(tmp_path: Path) -> None:
 def test_a_kapacitortask_of_another_group_is_not_ours(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("apiVersion: example.com/v1\nkind: KapacitorTask\n")
     assert not read_manifests([str(tmp_path / "x.yaml")])[0].is_kapacitortask
+
+
+# --- exec credential plugins ----------------------------------------------------------
+
+EXEC_SCRIPT = """#!{python}
+import json, os, sys
+info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
+if os.environ.get("FAIL"):
+    sys.exit(3)
+status = {{"token": "tok-" + os.environ["WHO"] + "-" + str(info["spec"]["interactive"])}}
+if "cluster" in info["spec"]:
+    status["token"] += "-" + info["spec"]["cluster"]["server"]
+print(json.dumps({{"apiVersion": info["apiVersion"], "kind": "ExecCredential", "status": status}}))
+"""
+
+
+def exec_kubeconfig(tmp_path: Path, **exec_block: object) -> str:
+    script = tmp_path / "bin" / "fake-exec"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(EXEC_SCRIPT.format(python=sys.executable))
+    script.chmod(0o755)
+    block = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": "./bin/fake-exec",  # relative to the kubeconfig's directory
+        "env": [{"name": "WHO", "value": "jane"}],
+        "interactiveMode": "Never",
+        **exec_block,
+    }
+    doc = {
+        "clusters": [{"name": "c", "cluster": {"server": "https://api:6443"}}],
+        "users": [{"name": "u", "user": {"exec": block}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_exec_credential_plugins_run_as_kubectl_runs_them(tmp_path: Path) -> None:
+    creds = load_user_credentials(GlobalOptions(kubeconfig=exec_kubeconfig(tmp_path)), {})
+    assert creds.token == "tok-jane-False"
+    assert "tok-" not in repr(creds)
+    with_cluster = exec_kubeconfig(tmp_path, provideClusterInfo=True)
+    assert load_user_credentials(GlobalOptions(kubeconfig=with_cluster), {}).token == (
+        "tok-jane-False-https://api:6443"
+    )
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"env": [{"name": "WHO", "value": "x"}, {"name": "FAIL", "value": "1"}]},
+         "exec plugin '.*fake-exec' exited with code 3"),
+        ({"command": "no-such-exec-plugin", "installHint": "install it"},
+         "exec plugin 'no-such-exec-plugin' not found: install it"),
+        ({"apiVersion": "client.authentication.k8s.io/v1alpha1"}, "is not supported"),
+        ({"command": "true"}, "printed no ExecCredential"),
+    ],
+)  # fmt: skip
+def test_exec_plugin_failures(tmp_path: Path, block: dict[str, object], message: str) -> None:
+    with pytest.raises(PluginError, match=message):
+        load_user_credentials(GlobalOptions(kubeconfig=exec_kubeconfig(tmp_path, **block)), {})

@@ -27,6 +27,7 @@ from kapacitor_operator.k8s.errors import KubeForbidden, KubeNotFound
 from kapacitor_operator.k8s.paths import custom_path
 from kapacitor_operator.models.resources import CRDKind
 from kapacitor_operator.plugin.errors import PluginError
+from kapacitor_operator.plugin.exec_credentials import run_exec
 from kapacitor_operator.plugin.names import qualified
 from kapacitor_operator.plugin.options import GlobalOptions
 
@@ -47,12 +48,14 @@ def load_user_credentials(
     env = os.environ if environ is None else environ
     try:
         if options.kubeconfig:
-            return load_kubeconfig([Path(options.kubeconfig)], context=options.context)
+            return load_kubeconfig(
+                [Path(options.kubeconfig)], context=options.context, exec_runner=run_exec
+            )
         paths = kubeconfig_paths(env)
         if any(p.is_file() for p in paths) or not (
             env.get("KUBERNETES_SERVICE_HOST") and (service_account_dir / "token").is_file()
         ):
-            return load_kubeconfig(paths, context=options.context)
+            return load_kubeconfig(paths, context=options.context, exec_runner=run_exec)
         return load_in_cluster(env, service_account_dir)
     except CredentialsError as exc:
         raise PluginError(str(exc)) from exc
