@@ -318,6 +318,9 @@ def test_show_flux_with_the_operators_default_connection(env: Env) -> None:
     # --kapacitor-url needs no Deployment at all.
     flagged = env.ok("show", "kt/hourly", "-n", env.ns, "--kapacitor-url", env.emulator.base_url)
     assert run["id"] in flagged.stdout
+    down = env.plugin("show", "kt/hourly", "-n", env.ns, "--kapacitor-url", "http://127.0.0.1:9")
+    assert down.returncode == 1
+    assert down.stderr.startswith("error: Kapacitor at http://127.0.0.1:9: cannot reach Kapacitor")
 
 
 def _operator_deployment(url: str) -> dict[str, Any]:
@@ -377,7 +380,8 @@ def test_retry_failed_creates_one_taskrun_per_failed_run_once(env: Env) -> None:
     again = json.loads(env.ok("retry-failed", "kt/batchy", "-n", env.ns, "-o", "json").stdout)
     assert {r["result"] for r in again["runs"]} == {"already present"}
     for name in names:
-        assert env.wait_ended(env.ns, name)["status"]["phase"] == "Succeeded"
+        ended = env.wait_ended(env.ns, name)["status"]
+        assert (ended["phase"], ended["triggeredBy"]) == ("Succeeded", "retry")
     # The retries succeeded: by default only failures after the latest success count.
     quiet = env.ok("retry-failed", "kt/batchy", "-n", env.ns)
     assert quiet.stdout == ""

@@ -10,12 +10,14 @@ command stops: the plugin never borrows the operator's rights.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import TracebackType
 
 import httpx
 
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.errors import KubeForbidden
 from kapacitor_operator.kapacitor.client import KapacitorClient
+from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.kapacitor.pool import Connection
 from kapacitor_operator.models.common import KapacitorConnection
 from kapacitor_operator.plugin.errors import PluginError
@@ -48,6 +50,18 @@ class Reached:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def __aenter__(self) -> Reached:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the client; a Kapacitor failure becomes one error line naming the server."""
+        await self.aclose()
+        if isinstance(exc, KapacitorError):
+            where = self.url if self.via == "direct" else f"{self.url} ({self.via})"
+            raise PluginError(f"Kapacitor at {where}: {exc}") from exc
 
 
 def _forbidden_secret(namespace: str, spec: KapacitorConnection, exc: KubeForbidden) -> str:

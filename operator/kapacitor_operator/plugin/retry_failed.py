@@ -141,8 +141,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
             f"retry-failed works on Flux tasks; kapacitortask/{name} is {task.spec.type}"
         )
     target = await resolve_target(session, task.spec.kapacitor, task.namespace)
-    reached = await open_kapacitor(session, target)
-    try:
+    async with await open_kapacitor(session, target) as reached:
         task_id = await kapacitor_id(reached.client, task)
         if task_id is None:
             raise PluginError(
@@ -152,8 +151,6 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         # afterTime is exclusive and whole seconds are enough: filter exactly below.
         after = format_time(since - timedelta(seconds=1))
         runs = await fetch_since(reached.client, task_id, after)
-    finally:
-        await reached.aclose()
     retry, superseded = choose(
         runs, since, after_success=not args.since, include_manual=args.include_manual
     )

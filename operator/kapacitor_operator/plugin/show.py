@@ -55,11 +55,8 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     name = args.name
     task = await load_task(session, name)
     target = await resolve_target(session, task.spec.kapacitor, task.namespace)
-    reached = await open_kapacitor(session, target)
-    try:
+    async with await open_kapacitor(session, target) as reached:
         doc = await _collect(reached, task, args.runs)
-    finally:
-        await reached.aclose()
     fmt = session.options.output
     if fmt in ("json", "yaml"):
         print(document(doc, fmt), end="")
