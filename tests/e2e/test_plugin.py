@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_operator import __version__
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.fake_kubelet import finish_pod, wait_for_job_pods
 from kapacitor_testkit.kapacitord import KapacitordHandle, running_kapacitord
@@ -241,7 +242,7 @@ def test_help_usage_errors_and_kubectl_discovery(env: Env) -> None:
         check=False,
         timeout=60,
     )
-    assert (found.returncode, found.stdout.strip()) == (0, "0.1.0"), found.stderr
+    assert (found.returncode, found.stdout.strip()) == (0, __version__), found.stderr
     plugins = subprocess.run(
         [kubectl, "plugin", "list"], capture_output=True, text=True, check=False, timeout=60,
         env=dict(os.environ, PATH=path),

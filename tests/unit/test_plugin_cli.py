@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kapacitor_operator import __version__
 from kapacitor_operator.models.resources import KAPACITORTASK, TASKRUN
 from kapacitor_operator.plugin import cli
 from kapacitor_operator.plugin.errors import PluginError, UsageError
@@ -202,7 +203,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 0
         assert f"usage: kubectl kapacitor {command}" in out
         assert "--namespace" in out
-    assert run_main(capsys, "version")[:2] == (0, "0.1.0\n")
+    assert run_main(capsys, "version")[:2] == (0, f"{__version__}\n")
     assert run_main(capsys)[0] == 0
 
 
