@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from kapacitor_testkit.fake_kubelet import finish_pod, wait_for_job_pods
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_operator import __version__
 from kapacitor_testkit import ControlPlane
-from kapacitor_testkit.fake_kubelet import finish_pod, wait_for_job_pods
 from kapacitor_testkit.kapacitord import KapacitordHandle, running_kapacitord
 from kapacitor_testkit.operator_process import OperatorProcess
 
