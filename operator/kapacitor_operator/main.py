@@ -43,6 +43,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             ),
             kube=kube,
         )
+        memo.runtime.runs.start()
         metrics.serve(operator_settings.metrics_port)
         log.info("kapacitor-operator started: %r", operator_settings)
 

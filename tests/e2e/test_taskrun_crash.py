@@ -112,15 +112,35 @@ def test_kills_at_random_points_lose_and_double_nothing(
         assert all(a.get("finishedAt") for a in st["attempts"]), name
     # Kapacitor: every run it started belongs to exactly one attempt, and every attempt
     # that reached Kapacitor names its run.
-    claimed = [
-        a["externalID"]
-        for name, st in items.items()
-        if name.startswith("api-")
-        for a in st["attempts"]
-        if a.get("externalID")
-    ]
-    assert len(claimed) == len(set(claimed)), "no run is claimed twice"
-    runs = {r["id"] for r in kapacitor_runs(emulator, task_id)}
+    owners: dict[str, list[str]] = {}
+    for name, st in items.items():
+        for a in st["attempts"] if name.startswith("api-") else []:
+            if a.get("externalID"):
+                owners.setdefault(a["externalID"], []).append(
+                    f"{name}#{a['number']} {a['method']} {a.get('scheduledFor')} {a['endReason']}"
+                )
+    claimed = list(owners)
+    twice = {run: who for run, who in owners.items() if len(who) > 1}
+    assert not twice, f"no run is claimed twice: {twice}"
+    records = {r["id"]: r for r in kapacitor_runs(emulator, task_id)}
+    runs = set(records)
+    lost = {
+        run: (
+            {
+                k: records[run].get(k)
+                for k in ("status", "scheduledFor", "requestedAt", "startedAt")
+            },
+            [
+                f"{name}#{a['number']} {a['method']} {a.get('endReason')} "
+                f"{a.get('message', '')[:80]}"
+                for name, st in items.items()
+                for a in st["attempts"]
+                if a.get("scheduledFor") == records[run]["scheduledFor"][:19] + "Z"
+            ],
+        )
+        for run in runs - set(claimed)
+    }
+    assert not lost, f"every run belongs to an attempt: {lost}"
     posts = [
         r
         for r in emulator.requests()

@@ -84,7 +84,9 @@ class World:
             resolve_connection=connection,
             jitter=lambda: 0.0,
         )
-        return RunEngine(deps)
+        engine = RunEngine(deps)
+        engine.primed.set()  # nothing to read first: the tests feed every TaskRun themselves
+        return engine
 
     def create(self, name: str, **spec: Any) -> None:
         body = {
@@ -428,3 +430,42 @@ def world_run_id(world: World, scheduled: str) -> str | None:
         r for r in resp.json()["runs"] if r["scheduledFor"] == scheduled and r["status"] == "failed"
     ]
     return runs[0]["id"] if runs else None
+
+
+async def test_nothing_starts_before_every_taskrun_was_read_and_open_seconds_are_avoided(
+    emulator: EmulatorHandle, pool: ClientPool
+) -> None:
+    world = World(emulator, pool)
+    world.engine.primed.clear()
+    now = datetime.now(UTC)
+    taken = [format_time(now - timedelta(seconds=s)) for s in range(0, 4)]
+    # Open attempts another operator left behind, holding the last few seconds.
+    for i, second in enumerate(taken):
+        world.kube.put(
+            "taskruns",
+            {
+                "metadata": {"name": f"left-{i}", "namespace": NS},
+                "spec": {"taskRef": {"name": "job"}},
+                "status": {
+                    "phase": "Running",
+                    "taskID": world.task_id,
+                    "attempt": 1,
+                    "attempts": [
+                        {
+                            "number": 1,
+                            "method": "manual",
+                            "scheduledFor": second,
+                            "startedAt": format_time(now, millis=True),
+                        }
+                    ],
+                },
+            },
+        )
+    world.create("fresh")
+    st = await until(lambda: world.status("fresh").get("conditions"))
+    assert world.run_posts() == [], "no run starts before the engine has read every TaskRun"
+    assert st[0]["reason"] == "Pending"
+    world.engine.start()
+    done = await until(lambda: world.ended("fresh"))
+    assert done["attempts"][0]["scheduledFor"] not in taken
+    await world.engine.drain(5)

@@ -65,6 +65,14 @@ class FakeKube:
         self.calls.append(("get_custom", plural, name))
         return self.get(plural, namespace, name)
 
+    async def list_custom(self, plural: str, namespace: str | None = None) -> list[Obj]:
+        self.calls.append(("list_custom", plural))
+        return [
+            copy.deepcopy(o)
+            for (kind, ns, _), o in self.objects.items()
+            if kind == plural and namespace in (None, ns)
+        ]
+
     async def patch_status(
         self,
         namespace: str,

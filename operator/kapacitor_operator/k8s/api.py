@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import datetime
 from typing import Any
+from urllib.parse import quote
 
+from kapacitor_operator import GROUP, VERSION
 from kapacitor_operator.k8s.client import MERGE_PATCH, KubeClient
 from kapacitor_operator.k8s.errors import KubeConflict
 from kapacitor_operator.k8s.paths import (
@@ -182,6 +184,27 @@ class KubeAPI:
         params = {"labelSelector": label_selector}
         result = await self.client.json("GET", custom_path(namespace, "taskruns"), params=params)
         return list(result.get("items") or [])
+
+    async def list_custom(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every object of one of our kinds, in one namespace or all of them (paged).
+
+        Raises:
+            KubeError: any API failure.
+        """
+        path = (
+            custom_path(namespace, plural)
+            if namespace
+            else f"/apis/{GROUP}/{VERSION}/{quote(plural, safe='')}"
+        )
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            params = {"limit": "500", **({"continue": token} if token else {})}
+            result = await self.client.json("GET", path, params=params)
+            items.extend(result.get("items") or [])
+            token = str((result.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
 
     async def delete_custom(
         self, namespace: str, plural: str, name: str, *, uid: str | None = None

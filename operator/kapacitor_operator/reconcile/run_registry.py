@@ -47,11 +47,16 @@ class Reservations:
         holder = self.held[key].setdefault(second, owner)
         return holder == owner
 
-    def reserve_near(self, key: TaskKey, now: datetime, owner: str) -> str | None:
-        """Hold the latest free second at or before `now` (a manual run's `now()`)."""
+    def reserve_near(
+        self, key: TaskKey, now: datetime, owner: str, avoid: set[int] | None = None
+    ) -> str | None:
+        """Hold the latest free second at or before `now` (a manual run's `now()`) that is
+        none of `avoid`."""
         latest = int(now.timestamp())
         taken = self.held[key]
         for second in range(latest, latest - LOOKBACK, -1):
+            if avoid and second in avoid:
+                continue
             if taken.setdefault(second, owner) == owner:
                 return at_second(second)
         return None

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.models.taskrun import Attempt
 from kapacitor_operator.reconcile.outcome import EventNote
-from kapacitor_operator.reconcile.run_registry import Claims, ServerFacts
+from kapacitor_operator.reconcile.run_registry import Claims, ServerFacts, second_of
 from kapacitor_operator.reconcile.taskrun_api import ApiAttempt, RunContext
 from kapacitor_operator.reconcile.taskrun_job import LABEL_TASKRUN_UID
 from kapacitor_operator.reconcile.taskrun_model import AttemptResult, Ended, Prepared
@@ -56,6 +57,15 @@ class RunEngine:
         self.claims = Claims()
         self.facts = ServerFacts()
         self.draining = False
+        # Kapacitor runs recorded in any TaskRun's status, per Flux task: never another
+        # attempt's, even after a restart emptied the in-memory claims.
+        self.recorded: dict[str, set[str]] = {}
+        # scheduledFor seconds of open attempts in any TaskRun's status, per Flux task
+        # (second -> TaskRun UID): a new manual run never takes one.
+        self.open_seconds: dict[str, dict[int, str]] = {}
+        # Set once every TaskRun has been read: before that, nothing starts or is resolved,
+        # since an attempt left open by the previous operator might not be known yet.
+        self.primed = asyncio.Event()
         self._task_waiters: dict[tuple[str, str], set[str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -64,6 +74,7 @@ class RunEngine:
     def on_taskrun(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A TaskRun watch event (None: seen in the initial listing)."""
         uid = str((body.get("metadata") or {}).get("uid", ""))
+        self.record(body.get("status") or {}, uid)
         if event_type == "DELETED":
             worker = self.workers.pop(uid, None)
             if worker is not None:
@@ -90,6 +101,59 @@ class RunEngine:
             worker = self.workers.get(uid)
             if worker is not None:
                 worker.task_changed()
+
+    def record(self, status: Mapping[str, Any], uid: str) -> None:
+        """Remember the runs a TaskRun status attributes to its attempts, and the
+        scheduledFor of its open attempt."""
+        task_id = str(status.get("taskID") or "")
+        if not task_id:
+            return
+        attempts = status.get("attempts") or []
+        runs = {str(a["externalID"]) for a in attempts if a.get("externalID")}
+        if runs:
+            self.recorded.setdefault(task_id, set()).update(runs)
+        seconds = self.open_seconds.setdefault(task_id, {})
+        for second in [s for s, owner in seconds.items() if owner == uid]:
+            del seconds[second]
+        last = attempts[-1] if attempts else {}
+        if last.get("scheduledFor") and not last.get("finishedAt"):
+            seconds[second_of(str(last["scheduledFor"]))] = uid
+
+    def busy_seconds(self, task_id: str, uid: str) -> set[int]:
+        """scheduledFor seconds other TaskRuns' open attempts of the task use."""
+        return {s for s, owner in self.open_seconds.get(task_id, {}).items() if owner != uid}
+
+    def start(self) -> None:
+        """Read every TaskRun once (in the background), then let workers act."""
+        task = asyncio.create_task(self._prime(), name="taskrun engine priming")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _prime(self) -> None:
+        pause = 1.0
+        namespaces: list[str | None] = [*self.deps.settings.namespaces] or [None]
+        while True:
+            try:
+                for namespace in namespaces:
+                    for body in await self.deps.kube.list_custom("taskruns", namespace):
+                        uid = str((body.get("metadata") or {}).get("uid", ""))
+                        self.record(body.get("status") or {}, uid)
+            except KubeError as exc:
+                log.warning("cannot list TaskRuns yet, retrying in %.0fs: %s", pause, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            self.primed.set()
+            return
+
+    def not_ours(
+        self, worker: RunWorker, task_id: str, number: int, retry_of: str | None
+    ) -> frozenset[str]:
+        """Runs attempt `number` of `worker` must never be attributed: recorded by other
+        attempts (of any TaskRun), and the run it retries."""
+        own = {a.externalID for a in worker.status.attempts or [] if a.number == number}
+        others = self.recorded.get(task_id, set()) - own
+        return frozenset(others | worker.earlier_runs(number) | ({retry_of} if retry_of else set()))
 
     def wait_for_task(self, namespace: str, name: str, worker: RunWorker) -> None:
         self._task_waiters.setdefault((namespace, name), set()).add(worker.uid)
@@ -148,7 +212,7 @@ class RunEngine:
             scheduled_for=prepared.scheduled_for,
             timeout=timeout,
             started_at=started_at,
-            not_ours=worker.earlier_runs(number) | {prepared.retry_of or ""},
+            not_ours=self.not_ours(worker, prepared.task_id, number, prepared.retry_of),
         )
         ref: list[ApiHandle] = []
         handle = ApiHandle(
@@ -176,7 +240,12 @@ class RunEngine:
             scheduled_for=open_attempt.scheduledFor or "",
             timeout=timeout,
             started_at=parse_time(open_attempt.startedAt or "1970-01-01T00:00:00Z"),
-            not_ours=worker.earlier_runs(open_attempt.number) | {open_attempt.retryOfRunID or ""},
+            not_ours=self.not_ours(
+                worker,
+                status_task_id or (target.task_id if target else ""),
+                open_attempt.number,
+                open_attempt.retryOfRunID,
+            ),
         )
         ref: list[ApiHandle] = []
         if target is None:

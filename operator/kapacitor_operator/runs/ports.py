@@ -24,6 +24,10 @@ class Kube(Protocol):
 
     async def get_custom(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None: ...
 
+    async def list_custom(
+        self, plural: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
     async def patch_status(
         self,
         namespace: str,

@@ -92,8 +92,10 @@ class Planner:
         owner: str,
         now: datetime,
         wake: Callable[[], None],
+        avoid: set[int] | None = None,
     ) -> Prepared | Waiting | TargetState:
         """Take a slot and a scheduledFor, and choose the method; or say why not now.
+        A manual run's scheduledFor is none of `avoid` (other TaskRuns' open attempts).
         Nothing stays held unless the answer is Prepared.
 
         Raises:
@@ -107,7 +109,7 @@ class Planner:
             )
         result: Prepared | Waiting | TargetState | None = None
         try:
-            result = await self._plan(run, target, previous_run, now, owner, wake)
+            result = await self._plan(run, target, previous_run, now, owner, wake, avoid or set())
             return result
         finally:
             if not isinstance(result, Prepared):
@@ -138,6 +140,7 @@ class Planner:
         now: datetime,
         owner: str,
         wake: Callable[[], None],
+        avoid: set[int],
     ) -> Prepared | Waiting | TargetState:
         key = (target.server, target.task_id)
         method: ApiMethod = "manual"
@@ -161,7 +164,7 @@ class Planner:
                 )
             scheduled_for = original.scheduled_for
         if scheduled_for is None:
-            scheduled_for = self.reservations.reserve_near(key, now, owner)
+            scheduled_for = self.reservations.reserve_near(key, now, owner, avoid)
             if scheduled_for is None:
                 return Waiting(f"Too many manual runs of task {target.task_id} in flight.")
         elif not self.reservations.reserve(key, scheduled_for, owner):

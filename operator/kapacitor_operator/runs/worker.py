@@ -195,6 +195,7 @@ class RunWorker:
         if outcome == "written":
             self.status = status
             self.body["status"] = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+            self.engine.record(self.body["status"], self.uid)
             return True
         if outcome == "conflict":
             fresh = await self.writer.read()
@@ -323,6 +324,7 @@ class RunWorker:
     async def _prepare(self, now: datetime) -> None:
         assert self.run is not None
         assert self.run.spec.taskRef is not None
+        await self.engine.primed.wait()
         self.wake()  # decide again at once with what is learned here
         found = await resolve_target(self.deps, self.run)
         if isinstance(found, TargetState):
@@ -335,7 +337,13 @@ class RunWorker:
         previous = self.status.attempts[-1].externalID if self.status.attempts else None
         try:
             planned = await self.engine.planner.plan(
-                self.run, found, previous, owner=self.uid, now=now, wake=self.wake
+                self.run,
+                found,
+                previous,
+                owner=self.uid,
+                now=now,
+                wake=self.wake,
+                avoid=self.engine.busy_seconds(found.task_id, self.uid),
             )
         except Exception as exc:  # Kapacitor could not answer: say so, look again later
             message = f"Kapacitor at {found.server} could not answer: {exc}"
@@ -381,6 +389,7 @@ class RunWorker:
             )
             self.wake()
             return
+        await self.engine.primed.wait()
         found = await resolve_target(self.deps, self.run)
         if isinstance(found, TargetState) and found.transient:
             self.recheck_at = now + timedelta(seconds=RECHECK)
