@@ -63,8 +63,7 @@ async def latency(b: Bench) -> None:
         await b.start(proc)
     await asyncio.sleep(1.0)
     await b.control.clear_requests()
-    calls = floor.CallCounter()
-    kapacitor = floor.new_kapacitor_client(b.kapacitor_url, counter=calls)
+    kapacitor = floor.FloorKapacitor(b.kapacitor_url)
     times: dict[str, list[float]] = {s: [] for s in sides}
     began: dict[str, dict[str, float]] = {s: {} for s in sides}
     total = cfg.warmup + cfg.latency_samples
@@ -103,8 +102,8 @@ async def latency(b: Bench) -> None:
         b.results["ready_latency_p50_peer_ratio"] = ratio(p50["operator"], p50["peer"])
     # The emulator's log cannot tell the sides apart (POST /tasks names no task): the
     # floor and the peer count their own calls, and the operator's are the rest.
-    kap_calls = {"floor": float(calls.count)} if "floor" in sides else {}
-    kap_writes = {"floor": float(calls.writes)} if "floor" in sides else {}
+    kap_calls = {"floor": float(kapacitor.count)} if "floor" in sides else {}
+    kap_writes = {"floor": float(kapacitor.writes)} if "floor" in sides else {}
     if "peer" in counted:
         kap_calls["peer"] = counted["peer"].kapacitor_requests
         kap_writes["peer"] = counted["peer"].kapacitor_writes
@@ -149,6 +148,10 @@ def _event_offsets(times: dict[str, list[float]], began: dict[str, float]) -> li
 # --- bulk -------------------------------------------------------------------------------
 
 
+#: The floor first (on an apiserver and etcd as fresh as they get), then the controllers.
+BULK_ORDER = ("floor", "operator", "peer")
+
+
 def _bulk_within(n: int) -> float:
     return max(300.0, n * 1.0)
 
@@ -156,7 +159,7 @@ def _bulk_within(n: int) -> float:
 async def _bulk_floor(b: Bench, ns: str) -> dict[str, Any]:
     cfg = b.config
     watcher = await b.watcher("kapacitortasks", ns, keep_bodies=False)
-    kapacitor = floor.new_kapacitor_client(b.kapacitor_url)
+    kapacitor = floor.FloorKapacitor(b.kapacitor_url)
     try:
         began = time.monotonic()
 
@@ -237,7 +240,7 @@ async def bulk(b: Bench) -> None:
     cfg = b.config
     seconds: dict[str, float] = {}
     details: dict[str, Any] = {"n": cfg.n}
-    for side in cfg.sides:
+    for side in sorted(cfg.sides, key=BULK_ORDER.index):
         log(f"bulk: {side}, {cfg.n} tasks, concurrency {cfg.concurrency}")
         ns = f"bench-bulk-{SHORT[side]}"
         if side == "floor":

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -271,6 +272,12 @@ def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str,
             bench = asyncio.run(_run(config, cp, emulator.base_url, emulator.control_url, peer))
         versions_info = versions(cp.version, cp.binaries.etcd)
     machine_info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # The benchmark's own cost (its creates, watches and the floor), to see it scale.
+    harness = {
+        "rss_mib_max": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+    }
     config_info = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     report: dict[str, Any] = {
         "schema": 1,
@@ -282,7 +289,7 @@ def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str,
         "config": {**config_info, "crds": str(crds)},
         "machine": machine_info,
         "versions": {**versions_info, **_peer_versions(peer)},
-        "details": {**bench.details, **_peer_details(peer)},
+        "details": {**bench.details, **_peer_details(peer), "harness": harness},
         "profiled": config.profile_dir is not None,
         "duration_seconds": round(time.monotonic() - began, 1),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
