@@ -218,10 +218,10 @@ def table(results: dict[str, Any], n: int, smoke: bool) -> str:
         return _fmt(results[name]) + (f" {unit}" if unit else "")
 
     for name, unit, floor_key, peer_key in ROWS:
-        if name not in results:
+        if not any(k in results for k in (name, floor_key, peer_key) if k is not None):
             continue
         row = f"{name:<30} {cell(name, unit):>12} {cell(floor_key, unit):>12}"
-        lines.append(f"{row} {cell(peer_key, unit):>12}  {verdict(name, results[name])}")
+        lines.append(f"{row} {cell(peer_key, unit):>12}  {verdict(name, results.get(name))}")
     if "peer_build_seconds" in results:
         build = cell("peer_build_seconds", "s")
         lines.append(f"{'peer_build_seconds':<30} {'':>12} {'':>12} {build:>12}")
