@@ -348,7 +348,14 @@ async def _restart_side(b: Bench, side: str) -> None:
         await b.stop(proc)
         await watcher.stop()
     b.results[key(side, "restart_kapacitor_writes")] = count_writes(requests)
-    b.results[key(side, "restart_seconds")] = settled.seconds
+    # A resume that never went quiet has no duration, only the moment the wait gave up.
+    b.results[key(side, "restart_seconds")] = settled.seconds if settled.settled else None
+    if not settled.settled:
+        b.warn(
+            f"{side} restart did not settle in {settled.seconds:g} s "
+            f"({settled.reconciles:g} of {b.config.n} reconciles, {cpu:.0f} CPU-s): "
+            f"restart_seconds is absent and its writes count covers an unfinished resume"
+        )
     b.details[key(side, "restart")] = {
         "kapacitor_requests": len(requests),
         "kapacitor_writes": count_writes(requests),
@@ -406,6 +413,11 @@ async def _idle_side(b: Bench, side: str) -> None:
     finally:
         await b.stop(proc)
         await watcher.stop()
+    if not settled.settled:
+        b.warn(
+            f"{side} idle: the resume had not settled after {settled.seconds:g} s; the "
+            "window measured a controller still resuming, not an idle one"
+        )
     window = cpu1.wall - cpu0.wall
     minutes = window / 60.0
     checks = cfg.n * window / cfg.drift_interval

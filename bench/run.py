@@ -344,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in render_profiles(config.profile_dir):
             print(f"[bench] profile {path}")
     print(table(report, config.n, args.smoke))
+    for warning in report["details"].get("warnings", []):
+        print(f"[bench] warning: {warning}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")

@@ -106,6 +106,11 @@ class Bench:
         self.processes.append(proc)
         return proc
 
+    def warn(self, message: str) -> None:
+        """A caveat a figure cannot carry (printed under the table, kept in the JSON)."""
+        log(f"warning: {message}")
+        self.details.setdefault("warnings", []).append(message)
+
     async def start(self, proc: BenchController) -> None:
         await asyncio.to_thread(proc.start)
 
