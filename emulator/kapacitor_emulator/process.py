@@ -199,9 +199,12 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def running_emulator(
-    run_storage: str = "memory", extra_args: list[str] | None = None
+    run_storage: str = "memory", extra_args: list[str] | None = None, *, host: str = "127.0.0.1"
 ) -> Iterator[EmulatorHandle]:
-    """Start ``python -m kapacitor_emulator`` on free ports; stop it on exit.
+    """Start ``python -m kapacitor_emulator`` on free ports of ``host``; stop it on exit.
+
+    ``host`` is the address both listeners bind; the test node's Pods reach an emulator
+    bound to the node IP (``kapacitor_testkit.node.layout.NODE_IP``), not one on loopback.
 
     Raises:
         EmulatorStartError: it did not print its URLs or answer ping in time.
@@ -214,7 +217,7 @@ def running_emulator(
         "-m",
         "kapacitor_emulator",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         "0",
         "--control-port",

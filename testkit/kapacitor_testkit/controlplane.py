@@ -1,16 +1,25 @@
 """A real, disposable Kubernetes control plane for e2e tests.
 
-etcd + kube-apiserver + kube-controller-manager run as local processes on loopback ports,
-envtest-style, so the operator is tested against the genuine API machinery (RBAC,
-admission, CEL validation, server-side apply, the Job controller, garbage collection)
-without a cluster, a container runtime or network access. There is no scheduler and no
-kubelet: tests play those parts by writing Pod status (see docs/control-plane.md).
+etcd + kube-apiserver + kube-controller-manager run as local processes, envtest-style, so
+the operator is tested against the genuine API machinery (RBAC, admission, CEL
+validation, server-side apply, the Job controller, garbage collection) without a cluster
+or network access. Two modes (see docs/control-plane.md and docs/node.md):
+
+- plain (the default): the apiserver on a random loopback port, no scheduler, no kubelet;
+  any number of these may run on a machine at once (the benchmark uses this mode);
+- node mode (``node=True``): the apiserver serves on the `kubernetes` Service's ClusterIP
+  (10.96.0.1:443, put on ``lo``) so Pods reach it through in-cluster config, with the
+  Node authorizer and what a kubelet needs; a :class:`~kapacitor_testkit.node.Node` then
+  adds kube-scheduler, containerd and a kubelet. The addresses are fixed, so one
+  node-mode control plane runs per machine: start-up takes a machine-wide lock (waiting,
+  with a message, for another run) and first cleans up what a crashed run left.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -20,12 +29,20 @@ from typing import Any, Self
 
 from . import flags
 from .api import ApiClient, http_ok
+from .audit import AuditFiles, read_events, write_policy
 from .binaries import Binaries, find_binaries
 from .certs import CertPaths, generate_certs
 from .crds import install_crds
 from .errors import ControlPlaneError, KubectlError
 from .kubeconfig import write_kubeconfig
+from .node import layout
+from .node.claim import MachineClaim
+from .node.machine_lock import DEFAULT_TIMEOUT
 from .processes import Process, free_port, start_until_ready
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class ControlPlane:
@@ -38,6 +55,9 @@ class ControlPlane:
         start_timeout: float = 90.0,
         parent_dir: Path | None = None,
         keep_workdir: bool = False,
+        node: bool = False,
+        lock_timeout: float = DEFAULT_TIMEOUT,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         # Resolve binaries eagerly: a missing tool should fail before anything starts.
         self.binaries = binaries if binaries is not None else find_binaries()
@@ -45,6 +65,12 @@ class ControlPlane:
         #: Where the work directory is created (pytest's tmp dir cleans up after SIGKILL).
         self.parent_dir = parent_dir
         self.keep_workdir = keep_workdir
+        #: Node mode: serve on the ClusterIP, ready for a kubelet (see the module docstring).
+        self.node_mode = node
+        self.lock_timeout = lock_timeout
+        #: Told about waiting for the machine lock and about cleaning up leftovers.
+        self.notify = notify if notify is not None else _stderr
+        self.machine = MachineClaim(self.notify)
         self.workdir: Path | None = None
         #: Seconds each component took to become ready, plus "total".
         self.startup_seconds: dict[str, float] = {}
@@ -78,9 +104,14 @@ class ControlPlane:
         if self.workdir is not None:
             raise ControlPlaneError("control plane already started")
         began = time.monotonic()
+        if self.parent_dir is not None:
+            self.parent_dir.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(tempfile.mkdtemp(prefix="kapacitor-operator-cp-", dir=self.parent_dir))
         try:
-            self._certs = generate_certs(self.workdir / "pki")
+            if self.node_mode:
+                self.machine.take(self.lock_timeout)
+            cluster_ip = layout.CLUSTER_IP if self.node_mode else None
+            self._certs = generate_certs(self.workdir / "pki", cluster_ip=cluster_ip)
             etcd_url = self._start_etcd()
             self._start_apiserver(etcd_url)
             self._start_controller_manager()
@@ -96,9 +127,15 @@ class ControlPlane:
             process = self._processes.pop(name, None)
             if process is not None:
                 process.stop()
+        self.machine.give_back()
         if self.workdir is not None and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
+
+    # -- node mode -----------------------------------------------------------------
+
+    def _audit_files(self) -> AuditFiles | None:
+        return write_policy(self._workdir()) if self.node_mode else None
 
     # -- components ----------------------------------------------------------------
 
@@ -154,12 +191,19 @@ class ControlPlane:
         certs = self._require_certs()
 
         def argv() -> list[str]:
-            port = free_port()
-            self._server_url = f"https://127.0.0.1:{port}"
+            if self.node_mode:
+                endpoint = flags.ApiserverEndpoint(
+                    layout.CLUSTER_IP, layout.API_PORT, layout.SERVICE_CIDR
+                )
+            else:
+                endpoint = flags.loopback_endpoint(free_port())
+            self._server_url = f"https://{endpoint.address}:{endpoint.port}"
             self._api = ApiClient(
                 self._server_url, certs.serving_ca, certs.admin_cert, certs.admin_key
             )
-            return flags.apiserver_args(self.binaries.kube_apiserver, certs, etcd_url, port)
+            return flags.apiserver_args(
+                self.binaries.kube_apiserver, certs, etcd_url, endpoint, self._audit_files()
+            )
 
         def ready() -> bool:
             return self.api.status("/readyz", timeout=2.0) == 200
@@ -205,6 +249,11 @@ class ControlPlane:
         self.kubectl("delete", "serviceaccount", "default", "-n", "default", "--ignore-not-found")
         self._start_controller_manager()
 
+    @property
+    def certs(self) -> CertPaths:
+        """The control plane's PEM files (node mode: with what a node needs)."""
+        return self._require_certs()
+
     def _require_certs(self) -> CertPaths:
         if self._certs is None:
             raise ControlPlaneError("certificates not generated")
@@ -221,7 +270,7 @@ class ControlPlane:
 
     @property
     def server_url(self) -> str:
-        """``https://127.0.0.1:<port>`` of the apiserver."""
+        """``https://127.0.0.1:<port>`` of the apiserver (node mode: ``https://10.96.0.1:443``)."""
         if self._server_url is None:
             raise ControlPlaneError("control plane not started")
         return self._server_url
@@ -259,6 +308,11 @@ class ControlPlane:
         if self._version is None:
             raise ControlPlaneError("control plane not started")
         return self._version
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Node mode: the audit log's events (writes by ServiceAccounts, see
+        :mod:`.audit`); empty in plain mode, which keeps no audit log."""
+        return read_events(self._workdir() / "audit.log")
 
     def log_path(self, component: str) -> Path:
         """Log file of ``etcd``, ``kube-apiserver`` or ``kube-controller-manager``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit import AuditFiles
 from .certs import CertPaths
 
 #: Fixed rather than derived from the port, so tokens stay comparable across runs.
@@ -59,28 +60,70 @@ def etcd_args(etcd: Path, data_dir: Path, ports: EtcdPorts, *, no_fsync: bool) -
     return args
 
 
-def apiserver_args(apiserver: Path, certs: CertPaths, etcd_url: str, secure_port: int) -> list[str]:
-    """argv for kube-apiserver serving TLS on 127.0.0.1:``secure_port``."""
-    return [
+@dataclass(frozen=True)
+class ApiserverEndpoint:
+    """Where the apiserver listens, and the Service CIDR whose first address is its
+    ClusterIP."""
+
+    address: str
+    port: int
+    service_cidr: str
+
+
+def loopback_endpoint(port: int) -> ApiserverEndpoint:
+    """The plain mode: a random loopback port; nothing ever dials the Service CIDR."""
+    return ApiserverEndpoint("127.0.0.1", port, SERVICE_CLUSTER_IP_RANGE)
+
+
+def apiserver_args(
+    apiserver: Path,
+    certs: CertPaths,
+    etcd_url: str,
+    endpoint: ApiserverEndpoint,
+    audit: AuditFiles | None = None,
+) -> list[str]:
+    """argv for kube-apiserver serving TLS on ``endpoint``.
+
+    With node material in ``certs`` (node mode) the apiserver also authorizes kubelets
+    (the Node authorizer before RBAC, the NodeRestriction admission plugin) and reaches
+    them for logs with a client certificate, verifying their serving certificates.
+    """
+    args = [
         str(apiserver),
         f"--etcd-servers={etcd_url}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={secure_port}",
+        f"--bind-address={endpoint.address}",
+        f"--secure-port={endpoint.port}",
         # Without these two the apiserver guesses a host interface and reconciles the
-        # `kubernetes` Endpoints to it; loopback + none keeps all traffic local and quiet.
-        "--advertise-address=127.0.0.1",
+        # `kubernetes` Endpoints to it; our own address + none keeps all traffic local and
+        # quiet (Pods need only the Service's ClusterIP, which in node mode is this address).
+        f"--advertise-address={endpoint.address}",
         "--endpoint-reconciler-type=none",
         f"--tls-cert-file={certs.serving_cert}",
         f"--tls-private-key-file={certs.serving_key}",
         f"--client-ca-file={certs.client_ca}",
-        # The default is AlwaysAllow; RBAC makes permission bugs visible in tests.
-        "--authorization-mode=RBAC",
         "--allow-privileged=true",
-        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        f"--service-cluster-ip-range={endpoint.service_cidr}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         # One RSA private-key PEM is both the verifying and the signing key.
         f"--service-account-key-file={certs.service_account_key}",
         f"--service-account-signing-key-file={certs.service_account_key}",
+    ]
+    if audit is not None:
+        args += [f"--audit-policy-file={audit.policy}", f"--audit-log-path={audit.log}"]
+    if certs.node is None:
+        # The default is AlwaysAllow; RBAC makes permission bugs visible in tests.
+        return [*args, "--authorization-mode=RBAC"]
+    return [
+        *args,
+        "--authorization-mode=Node,RBAC",
+        # PodNodeSelector: a namespace annotation can keep its Pods off the node, for
+        # tests that still play the kubelet themselves (tests/e2e/conftest.py).
+        "--enable-admission-plugins=NodeRestriction,PodNodeSelector",
+        f"--kubelet-client-certificate={certs.node.kubelet_client_cert}",
+        f"--kubelet-client-key={certs.node.kubelet_client_key}",
+        f"--kubelet-certificate-authority={certs.node.kubelet_ca}",
+        # The node has no DNS name anyone resolves: dial its InternalIP.
+        "--kubelet-preferred-address-types=InternalIP",
     ]
 
 

@@ -1,7 +1,7 @@
 """Run a real ``kapacitord`` (built by ``hack/provision-kapacitord.sh``) for tests.
 
-:func:`running_kapacitord` starts the server on a free loopback port with a TOML config
-written into a temporary directory: the Flux task API on with
+:func:`running_kapacitord` starts the server on a free port (of loopback unless given a
+``host``) with a TOML config written into a temporary directory: the Flux task API on with
 ``task-run-influxdb = "none"``, no InfluxDB (``[[influxdb]] enabled = false``), usage
 reporting off, every data directory (BoltDB, tasks, replays, load) and the log file inside
 the temporary directory. ``shared_secret=`` turns HTTP authentication on (see
@@ -115,7 +115,12 @@ PING_AUTH = ("kapacitor-operator-ping", "ping")
 
 
 def render_config(
-    workdir: Path, port: int, *, log_level: str = "INFO", shared_secret: str | None = None
+    workdir: Path,
+    port: int,
+    *,
+    log_level: str = "INFO",
+    shared_secret: str | None = None,
+    host: str = "127.0.0.1",
 ) -> str:
     """The kapacitord TOML config used by :func:`running_kapacitord`.
 
@@ -129,11 +134,11 @@ def render_config(
     auth = f"true\n  shared-secret = {q(shared_secret)}" if shared_secret else "false"
     return f"""\
 # Written by kapacitor_testkit.kapacitord for a test run.
-hostname = "127.0.0.1"
+hostname = {q(host)}
 data_dir = {q(data)}
 
 [http]
-  bind-address = {q(f"127.0.0.1:{port}")}
+  bind-address = {q(f"{host}:{port}")}
   log-enabled = true
   auth-enabled = {auth}
   shutdown-timeout = "2s"
@@ -189,7 +194,7 @@ class KapacitordHandle:
     """A running kapacitord and where its files are."""
 
     base_url: str
-    """``http://127.0.0.1:<port>`` (the API is under ``/kapacitor/v1``)."""
+    """``http://<host>:<port>`` (the API is under ``/kapacitor/v1``)."""
     port: int
     binary: Path
     workdir: Path
@@ -233,11 +238,11 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def _start_once(
-    binary: Path, workdir: Path, timeout: float, shared_secret: str | None
+    binary: Path, workdir: Path, timeout: float, shared_secret: str | None, host: str
 ) -> KapacitordHandle:
-    port = free_port()
+    port = free_port(host)
     config_path = workdir / "kapacitord.conf"
-    config_path.write_text(render_config(workdir, port, shared_secret=shared_secret))
+    config_path.write_text(render_config(workdir, port, shared_secret=shared_secret, host=host))
     log_path = workdir / "kapacitord.log"
     stdout_path = workdir / "kapacitord.out"
     with stdout_path.open("ab") as out:
@@ -253,7 +258,7 @@ def _start_once(
             preexec_fn=die_with_parent,
         )
     handle = KapacitordHandle(
-        base_url=f"http://127.0.0.1:{port}",
+        base_url=f"http://{host}:{port}",
         port=port,
         binary=binary,
         workdir=workdir,
@@ -290,8 +295,9 @@ def running_kapacitord(
     workdir: str | Path | None = None,
     start_timeout: float = START_TIMEOUT,
     shared_secret: str | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[KapacitordHandle]:
-    """Start kapacitord on a free loopback port; stop it (SIGTERM, then kill) on exit.
+    """Start kapacitord on a free port of ``host``; stop it (SIGTERM, then kill) on exit.
 
     Args:
         binary: the kapacitord to run; default :func:`find_kapacitord`.
@@ -300,6 +306,8 @@ def running_kapacitord(
         start_timeout: seconds to wait for ping → 204.
         shared_secret: turn HTTP auth on with this JWT secret and the ``noauth`` user
             service (any Basic user/password is accepted); see :func:`render_config`.
+        host: the address to bind; the test node's Pods reach a kapacitord bound to the
+            node IP (``kapacitor_testkit.node.layout.NODE_IP``), not one on loopback.
 
     Raises:
         KapacitordNotFoundError: no binary (the message names the provisioning script).
@@ -319,7 +327,7 @@ def running_kapacitord(
             attempt_dir = base if attempt == 1 else base / f"attempt-{attempt}"
             attempt_dir.mkdir(parents=True, exist_ok=True)
             try:
-                handle = _start_once(exe, attempt_dir, start_timeout, shared_secret)
+                handle = _start_once(exe, attempt_dir, start_timeout, shared_secret, host)
                 break
             except _ExitedDuringStart as exc:
                 failures.append(f"attempt {attempt}: {exc}")

@@ -1,26 +1,27 @@
-"""A local playground: a real control plane, the Kapacitor emulator and the operator,
+"""A local playground: a real cluster with a node, the Kapacitor emulator and the operator,
 with the examples applied. Runs until interrupted (Ctrl-C).
 
-    hack/playground.sh          # provisions binaries, then runs this module
+    hack/playground.sh          # provisions binaries, packages and images, then runs this
 
-Job-backed TaskRuns need a kubelet, which the playground does not have: a small loop
-stands in for it and completes each attempt's Pod a few seconds after it appears.
+The cluster is the e2e suite's: a node-mode control plane and the test node, so
+Job-backed TaskRuns run as real Pods. The examples name ``busybox:1.36``; the node has no
+registry, so that name is given to the locally built busybox image (Debian's
+busybox-static). The operator runs as a process on the host (quick to restart after a
+code change); the emulator listens on the node IP, which Pods can reach.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_testkit import ControlPlane, setup_kube_env
-from kapacitor_testkit.fake_kubelet import finish_pod
+from kapacitor_testkit.node import Node
+from kapacitor_testkit.node.layout import NODE_IP
 from kapacitor_testkit.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,10 @@ SKIPPED = {
     "07-taskrun-retry-of.yaml": "needs a real failed run ID",
     "09-kapacitor-with-auth.yaml": "points at a Kapacitor with authentication",
 }
+#: Images the examples name, and the local image each one runs as.
+EXAMPLE_IMAGES = {"docker.io/library/busybox:1.36": "busybox"}
+#: The node's images the playground needs (the operator runs on the host).
+NODE_IMAGES = ("pause", "busybox")
 
 
 def apply_examples(cp: ControlPlane, emulator: EmulatorHandle) -> None:
@@ -51,31 +56,6 @@ def apply_examples(cp: ControlPlane, emulator: EmulatorHandle) -> None:
         print(f"  applied {path.name}")
 
 
-def kubelet_loop(cp: ControlPlane, stop: threading.Event) -> None:
-    """Complete Pods of operator-made Jobs once they are a few seconds old."""
-    seen: dict[str, float] = {}
-    while not stop.wait(1.0):
-        result = cp.kubectl(
-            "get", "pods", "-A", "-l", "kapacitor.operator.dev/taskrun", "-o", "json", check=False
-        )
-        if result.returncode != 0:
-            continue
-        for pod in json.loads(result.stdout).get("items", []):
-            meta: dict[str, Any] = pod["metadata"]
-            key = f"{meta['namespace']}/{meta['name']}"
-            if (pod.get("status") or {}).get("phase") in {"Succeeded", "Failed"}:
-                continue
-            first = seen.setdefault(key, time.monotonic())
-            if time.monotonic() - first > 5:
-                finish_pod(
-                    cp,
-                    meta["namespace"],
-                    meta["name"],
-                    exit_code=0,
-                    message="completed by the playground's stand-in kubelet",
-                )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workdir", type=Path, default=None, help="keep state and logs here")
@@ -84,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("starting etcd, kube-apiserver and kube-controller-manager ...")
+    print("starting etcd, kube-apiserver, kube-controller-manager and the node ...")
     with (
-        ControlPlane(parent_dir=workdir) as cp,
-        running_emulator("memory", ["--scheduler", "on"]) as emulator,
+        ControlPlane(node=True, parent_dir=workdir) as cp,
+        Node(cp, import_images=NODE_IMAGES) as node,
+        running_emulator("memory", ["--scheduler", "on"], host=NODE_IP) as emulator,
     ):
+        for ref, name in EXAMPLE_IMAGES.items():
+            node.alias_image(name, ref)
         setup_kube_env(cp.kubeconfig_path)
         cp.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
         cp.restart_controller_manager()
@@ -103,20 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         with operator:
             print("applying examples/ to namespace", NAMESPACE)
             apply_examples(cp, emulator)
-            kubelet = threading.Thread(target=kubelet_loop, args=(cp, stop), daemon=True)
-            kubelet.start()
             print(
                 f"""
-The playground is running ({cp.version.get("gitVersion")}). In another shell:
+The playground is running ({cp.version.get("gitVersion")}, node {node.startup_seconds}).
+In another shell:
 
   export KUBECONFIG={cp.kubeconfig_path}
-  kubectl -n {NAMESPACE} get kapacitortasks,taskruns
+  kubectl -n {NAMESPACE} get kapacitortasks,taskruns,jobs,pods
   kubectl -n {NAMESPACE} wait --for=condition=Ready kapacitortask --all
   kubectl -n {NAMESPACE} describe kapacitortask cpu-alert
+  kubectl -n {NAMESPACE} logs job/hourly-backup-1
 
 Kapacitor emulator: {emulator.base_url}  (curl {emulator.base_url}/kapacitor/v1/tasks)
 Operator log:       {operator.log_path}
 Metrics:            {operator.metrics_url}
+Node logs:          {node.log_path("kubelet").parent}
 
 Press Ctrl-C to stop.""",
                 flush=True,

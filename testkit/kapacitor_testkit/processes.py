@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -51,14 +51,14 @@ def die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago.
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port of ``host`` (default loopback) that was free a moment ago.
 
     There is an unavoidable race between closing the socket and the child binding the
     port; callers retry with fresh ports when a child exits early.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -66,7 +66,14 @@ def free_port() -> int:
 class Process:
     """One running component: its argv, log file and process group."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -79,6 +86,7 @@ class Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=None if env is None else dict(env),
             start_new_session=True,
             # preexec_fn is fork-unsafe with threads in general; this one only calls prctl.
             preexec_fn=die_with_parent,
@@ -156,10 +164,12 @@ def start_until_ready(
     cwd: Path,
     timeout: float,
     attempts: int = START_ATTEMPTS,
+    env: Mapping[str, str] | None = None,
 ) -> Process:
     """Start ``name`` and poll ``ready()``; if it exits first, retry with a fresh argv.
 
-    ``argv_for_attempt`` is called per attempt so it can pick new ports.
+    ``argv_for_attempt`` is called per attempt so it can pick new ports; ``env`` replaces
+    the environment (default: inherited).
 
     Raises:
         ControlPlaneError: not ready within ``timeout``, or exited ``attempts`` times; the
@@ -167,7 +177,7 @@ def start_until_ready(
     """
     failures: list[str] = []
     for attempt in range(1, attempts + 1):
-        process = Process(name, argv_for_attempt(), log_path, cwd=cwd)
+        process = Process(name, argv_for_attempt(), log_path, cwd=cwd, env=env)
 
         def exited(p: Process = process) -> str | None:
             code = p.exited()

@@ -9,6 +9,8 @@ import pytest
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.node import Node
+from kapacitor_testkit.node.layout import NODE_IP
 from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube
 
@@ -29,6 +31,16 @@ def crds(control_plane: ControlPlane) -> list[str]:
 def emulator() -> Iterator[EmulatorHandle]:
     """One Kapacitor emulator (run storage: memory) shared by the e2e session."""
     with running_emulator("memory") as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def node_emulator(node: Node) -> Iterator[EmulatorHandle]:
+    """An emulator bound to the node IP: the Kapacitor of Pods (the operator's own Pod).
+
+    Pods have no route to loopback addresses of the host, only to the node IP.
+    """
+    with running_emulator("memory", host=NODE_IP) as handle:
         yield handle
 
 

@@ -1,17 +1,9 @@
 """The e2e control plane is a real Kubernetes 1.35 control plane, not a mock.
 
 Each test pins down one piece of API machinery the operator depends on: the version
-(Helm's kubeVersion checks), RBAC, CRD CEL validation, server-side apply, the Job
-controller driven by a stand-in kubelet, and ownerReference garbage collection.
-
-Standing in for the kubelet (the contract the TaskRun engine relies on, implemented in
-``kapacitor_testkit.fake_kubelet``): once the Job controller has created the Pod
-(label ``batch.kubernetes.io/job-name=<job>``), write through the ``pods/status``
-subresource ``status.phase`` = ``Succeeded``/``Failed``, ``status.startTime``, and for
-each container ``containerStatuses[].state.terminated`` with ``exitCode``, ``reason``,
-``message``, ``startedAt`` and ``finishedAt``. No nodeName/binding is needed. The Job
-controller then sets ``Complete`` (after ``SuccessCriteriaMet``) or ``Failed`` (after
-``FailureTarget``) on the Job.
+(Helm's kubeVersion checks), RBAC, CRD CEL validation, server-side apply and
+ownerReference garbage collection. What the node adds (Pods that really run, Jobs,
+logs, in-cluster networking) is tested in test_node.py.
 """
 
 from __future__ import annotations
@@ -27,7 +19,6 @@ import pytest
 import yaml
 
 from kapacitor_testkit import ControlPlane, KubectlError, MissingBinaryError
-from kapacitor_testkit import fake_kubelet as kubelet
 from kapacitor_testkit.binaries import DEFAULT_BIN_DIR, find_binaries
 from kapacitor_testkit.processes import wait_until
 
@@ -196,95 +187,6 @@ def test_server_side_apply_tracks_field_managers(
     assert cm["data"] == {"key": "b"}
     managers = {(m["manager"], m["operation"]) for m in cm["metadata"]["managedFields"]}
     assert ("bob", "Apply") in managers
-
-
-def _create_job(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "main", "image": "example.invalid/never-pulled:1"}],
-                }
-            },
-        },
-    }
-    created: dict[str, Any] = json.loads(
-        cp.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(job)).stdout
-    )
-    return created
-
-
-def _wait_job(
-    cp: ControlPlane, namespace: str, name: str, what: str, predicate: Any, timeout: float = 30.0
-) -> dict[str, Any]:
-    job: dict[str, Any] = {}
-
-    def check() -> bool:
-        nonlocal job
-        job = _get_json(cp, "job", name, "-n", namespace)
-        return bool(predicate(job))
-
-    assert wait_until(check, timeout=timeout, interval=0.2), (
-        f"job {name}: no {what} after {timeout}s: {json.dumps(job.get('status'))}"
-    )
-    return job
-
-
-def _condition_true(ctype: str) -> Any:
-    def predicate(job: dict[str, Any]) -> bool:
-        cond = _condition(job, ctype)
-        return cond is not None and cond["status"] == "True"
-
-    return predicate
-
-
-def test_job_fails_when_the_stand_in_kubelet_reports_a_failed_pod(
-    control_plane: ControlPlane, namespace: str
-) -> None:
-    cp = control_plane
-    _create_job(cp, namespace, "fails")
-    (pod,) = kubelet.wait_for_job_pods(cp, namespace, "fails")
-    name = pod["metadata"]["name"]
-    # Real admission ran: ServiceAccount admission assigned the default SA.
-    assert pod["spec"]["serviceAccountName"] == "default"
-    assert not pod["spec"].get("nodeName")
-
-    running = kubelet.start_pod(cp, namespace, name)
-    assert running["status"]["phase"] == "Running"
-    job = _wait_job(cp, namespace, "fails", "ready pod", lambda j: j["status"].get("ready") == 1)
-    assert job["status"].get("active") == 1
-
-    kubelet.finish_pod(cp, namespace, name, exit_code=3, message="TICKscript rejected")
-    job = _wait_job(cp, namespace, "fails", "Failed=True", _condition_true("Failed"))
-    assert job["status"]["failed"] == 1
-    failed = _condition(job, "Failed")
-    assert failed is not None
-    assert failed["reason"] == "BackoffLimitExceeded"
-
-    finished = kubelet.get_pod(cp, namespace, name)
-    (status,) = finished["status"]["containerStatuses"]
-    assert status["state"]["terminated"]["exitCode"] == 3
-    assert status["state"]["terminated"]["message"] == "TICKscript rejected"
-    # The Job controller removed its tracking finalizer once it counted the Pod.
-    assert "batch.kubernetes.io/job-tracking" not in finished["metadata"].get("finalizers", [])
-
-
-def test_job_completes_when_the_stand_in_kubelet_reports_success(
-    control_plane: ControlPlane, namespace: str
-) -> None:
-    cp = control_plane
-    _create_job(cp, namespace, "succeeds")
-    (pod,) = kubelet.wait_for_job_pods(cp, namespace, "succeeds")
-    kubelet.finish_pod(cp, namespace, pod["metadata"]["name"], exit_code=0, message="done")
-    job = _wait_job(cp, namespace, "succeeds", "Complete=True", _condition_true("Complete"))
-    assert job["status"]["succeeded"] == 1
-    assert _condition(job, "SuccessCriteriaMet") is not None
-    assert job["status"].get("completionTime")
 
 
 def _create_owned_config_map(cp: ControlPlane, namespace: str, owner: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
-"""Every file in examples/ applied with `kubectl apply --server-side`, reaching its expected
-condition; admission rejects malformed manifests; `kubectl explain` documents fields; a
-second apply of the same files changes nothing (the operator never writes spec)."""
+"""Every file in examples/ applied with `kubectl apply --server-side` to the operator as
+users run it (a Pod installed by the chart, its image built from the Dockerfile), reaching
+its expected condition, the Job-backed example as a real Pod on the node; admission
+rejects malformed manifests; `kubectl explain` documents fields; a second apply of the
+same files changes nothing (the operator never writes spec)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import yaml
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_testkit import ControlPlane
-from kapacitor_testkit.fake_kubelet import JOB_NAME_LABEL, finish_pod
+from kapacitor_testkit.node import Node
 from kapacitor_testkit.operator_process import OperatorProcess
+from tests.e2e.helm_fixtures import OperatorPod
 from tests.e2e.kube import Kube
 from tests.e2e.operator_fixtures import make_operator
 from tests.e2e.test_kapacitortask import wait_until
@@ -51,14 +54,21 @@ def test_every_example_is_covered() -> None:
 
 
 def test_examples_reach_their_conditions(
-    control_plane: ControlPlane, kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+    control_plane: ControlPlane,
+    crds: list[str],
+    node: Node,
+    operator_pod: OperatorPod,
+    node_emulator: EmulatorHandle,
 ) -> None:
-    httpx.post(
-        f"{emulator.base_url}/kapacitor/v1/templates",
-        json={"id": "threshold_alert", "type": "stream", "script": TEMPLATE},
-    ).raise_for_status() if httpx.get(
-        f"{emulator.base_url}/kapacitor/v1/templates/threshold_alert"
-    ).status_code == 404 else None
+    kube = Kube(control_plane, operator_pod.watched)
+    emulator = node_emulator
+    # The examples' Job image; the node has no registry, so its busybox stands in.
+    node.alias_image("busybox", "docker.io/library/busybox:1.36")
+    if httpx.get(f"{emulator.base_url}/kapacitor/v1/templates/threshold_alert").status_code == 404:
+        httpx.post(
+            f"{emulator.base_url}/kapacitor/v1/templates",
+            json={"id": "threshold_alert", "type": "stream", "script": TEMPLATE},
+        ).raise_for_status()
     for name in (
         "01-stream-alert.yaml",
         "02-batch-task.yaml",
@@ -93,27 +103,14 @@ def test_examples_reach_their_conditions(
     kube.kubectl_wait("taskrun", "hourly-rollup-retry", "Succeeded")
     # retryFailedRuns on the same task retries the failure automatically too.
     auto = f"hourly-rollup-retry-{failed['id']}"
-    kube.wait_for("taskrun", auto, lambda o: True, what="automatic retry TaskRun created")
+    kube.wait_for("taskrun", auto, lambda o: True, timeout=120, what="automatic retry created")
     kube.kubectl_wait("taskrun", auto, "Succeeded")
 
-    # A Job-backed TaskRun: play the kubelet for the first attempt's Pod.
+    # A Job-backed TaskRun: its attempt runs as a real Pod on the node.
     kube.apply(example("08-taskrun-job.yaml"))
-    pods: list[str] = []
-
-    def pod_created() -> bool:
-        pods[:] = kube.kubectl(
-            "get",
-            "pods",
-            "-l",
-            f"{JOB_NAME_LABEL}=hourly-backup-1",
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ).stdout.split()
-        return bool(pods)
-
-    wait_until(pod_created, what="backup pod")
-    finish_pod(control_plane, kube.ns, pods[0], exit_code=0)
-    kube.kubectl_wait("taskrun", "hourly-backup", "Succeeded")
+    kube.kubectl_wait("taskrun", "hourly-backup", "Succeeded", timeout=120)
+    attempt = kube.get("taskrun", "hourly-backup")["status"]["attempts"][0]  # type: ignore[index]
+    assert (attempt["exitCode"], attempt["logTail"]) == (0, ["backing up Kapacitor"])
 
     # The same files applied again: nothing changes (no spec field is owned by the operator).
     before = generations(kube)

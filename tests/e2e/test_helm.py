@@ -1,72 +1,36 @@
-"""The Helm chart: lint, rendered hardening, installs into the test control plane, RBAC.
+"""The Helm chart: lint, rendered hardening, installs into the test cluster, RBAC.
 
 The RBAC matrix impersonates the chart's ServiceAccount with `kubectl auth can-i`: every
 call the operator makes (see k8s/api.py and the kopf handlers) must be allowed, and a set
-of neighbouring permissions it does not need must be denied. The control plane has no
-kubelet, so the operator Pods never run; the tests stop at "the API server accepted the
-release and created the Pods".
+of neighbouring permissions it does not need must be denied. The installs here keep the
+chart's default image with `pullPolicy: Never`, which the node does not hold: their Pods
+are created (admission, Pod Security "restricted") but never start, so several releases
+never act on the same objects. That the operator really runs as a Pod from its chart
+(the locally built image, in-cluster config, liveness, reconciling) is
+test_operator_pod.py's subject.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from kapacitor_operator.config import ENV
 from kapacitor_testkit import ControlPlane
-from kapacitor_testkit.binaries import find_tool, search_dirs
 from kapacitor_testkit.processes import wait_until
+from tests.e2e.helm import CHART, Doc, Helm, unique, values_file
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "helm" / "kapacitor-operator"
 GROUP = "kapacitor.operator.dev"
 DEFAULT_IMAGE = "ghcr.io/kapacitor-operator/kapacitor-operator:0.1.0"
 
-Doc = dict[str, Any]
-
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Helm:
-    """The helm binary with private cache/config dirs (never the user's)."""
-
-    binary: Path
-    env: dict[str, str]
-    kubeconfig: Path | None = None
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.binary), *args]
-        if self.kubeconfig is not None:
-            argv.append(f"--kubeconfig={self.kubeconfig}")
-        result = subprocess.run(
-            argv, env=self.env, capture_output=True, text=True, timeout=180, check=False
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(argv)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def values_file(directory: Path, values: Doc) -> Path:
-    path = directory / f"values-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(yaml.safe_dump(values), encoding="utf-8")
-    return path
 
 
 def render(helm: Helm, directory: Path, values: Doc, namespace: str = "ops") -> list[Doc]:
@@ -110,24 +74,6 @@ def wildcards(rules: list[Doc]) -> list[str]:
 # --- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    """helm from the test tool directory; a missing binary fails with how to fix it."""
-    home = tmp_path_factory.mktemp("helm-home")
-    env = {
-        **os.environ,
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
-    return Helm(binary=find_tool("helm", search_dirs()), env=env)
-
-
-@pytest.fixture(scope="session")
-def cluster_helm(helm: Helm, control_plane: ControlPlane) -> Helm:
-    return Helm(binary=helm.binary, env=helm.env, kubeconfig=control_plane.kubeconfig_path)
-
-
 @dataclass(frozen=True)
 class Release:
     name: str
@@ -156,6 +102,8 @@ def create_namespace(cp: ControlPlane, name: str, *, restricted: bool = False) -
 def install(
     helm: Helm, tmp_path: Path, release: Release, values: Doc
 ) -> subprocess.CompletedProcess[str]:
+    # The default image is not on the node, and must not be pulled (see the docstring).
+    values = {**values, "image": {"pullPolicy": "Never"}}
     return helm.run(
         "install",
         release.name,
@@ -266,13 +214,18 @@ def unrelated_crd(control_plane: ControlPlane) -> str:
 # (verb, resource, subresource or ""): what the operator does in a namespace it serves.
 NEEDED_IN_NAMESPACE = [
     *[(verb, f"kapacitortasks.{GROUP}", "") for verb in ("get", "list", "watch", "patch")],
-    *[(verb, f"taskruns.{GROUP}", "") for verb in ("list", "watch", "patch", "create", "delete")],
+    *[
+        (verb, f"taskruns.{GROUP}", "")
+        for verb in ("get", "list", "watch", "patch", "create", "delete")
+    ],
     ("patch", f"kapacitortasks.{GROUP}", "status"),
     ("patch", f"taskruns.{GROUP}", "status"),
     ("update", f"kapacitortasks.{GROUP}", "finalizers"),
     ("update", f"taskruns.{GROUP}", "finalizers"),
     *[(verb, "jobs.batch", "") for verb in ("get", "list", "watch", "create", "delete")],
     ("list", "pods", ""),
+    ("watch", "pods", ""),
+    ("get", "pods", "log"),
     ("get", "configmaps", ""),
     ("get", "secrets", ""),
     ("create", "events", ""),
@@ -287,7 +240,7 @@ DENIED_IN_NAMESPACE = [
     ("delete", "secrets", ""),
     ("create", "pods", ""),
     ("delete", "pods", ""),
-    ("get", "pods", "log"),
+    ("get", "pods", ""),
     ("create", "pods", "exec"),
     ("list", "configmaps", ""),
     ("update", "configmaps", ""),
@@ -444,6 +397,19 @@ def test_template_defaults(helm: Helm, tmp_path: Path) -> None:
     assert of_kind(docs, "ClusterKopfPeering") == []
 
 
+def test_the_grace_period_follows_the_drain_timeout(helm: Helm, tmp_path: Path) -> None:
+    def grace(values: Doc) -> int:
+        spec = the_deployment(render(helm, tmp_path, values))["spec"]["template"]["spec"]
+        result: int = spec["terminationGracePeriodSeconds"]
+        return result
+
+    assert grace({}) == 330
+    assert grace({"operator": {"drainTimeout": 60}}) == 90
+    assert grace({"operator": {"drainTimeout": 60}, "terminationGracePeriodSeconds": 45}) == 45
+    env = env_of(the_container(render(helm, tmp_path, {"operator": {"drainTimeout": 60}})))
+    assert env["OPERATOR_DRAIN_TIMEOUT"]["value"] == "60"
+
+
 def test_every_operator_setting_is_exposed(helm: Helm, tmp_path: Path) -> None:
     docs = render(
         helm,
@@ -588,7 +554,8 @@ def test_cluster_wide_pods_pass_restricted_pod_security(
     control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
 ) -> None:
     release, _ = cluster_wide
-    # No kubelet: the Pods stay Pending, but they exist only if admission accepted them.
+    # The image is never pulled, so the Pods never start; they exist only if admission
+    # (Pod Security "restricted" in this namespace) accepted them.
     assert wait_until(lambda: len(pods_of(control_plane, release)) == 2, timeout=60.0), (
         control_plane.kubectl("get", "events", "-n", release.namespace, check=False).stdout
     )

@@ -1,67 +1,34 @@
-"""TaskRun end to end: API-backed runs against the emulator, Job-backed runs through the
-real Job controller (the test plays the kubelet), retries, cancel, restarts."""
+"""TaskRuns of Flux tasks end to end: the operator process, the real kube-apiserver, and
+the Kapacitor emulator (these cases script run outcomes, durations and crashes; the same
+calls against the real kapacitord are in test_kapacitord_e2e.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_operator.timeutil import parse_time
 from kapacitor_testkit import ControlPlane
-from kapacitor_testkit.fake_kubelet import JOB_NAME_LABEL, finish_pod
 from kapacitor_testkit.operator_process import OperatorProcess
+from kapacitor_testkit.processes import wait_until
 from tests.e2e.kube import Kube, condition
 from tests.e2e.operator_fixtures import make_operator
-from tests.e2e.test_kapacitortask import wait_until
-
-API = "kapacitor.operator.dev/v1alpha1"
-FLUX = 'import "array"\narray.from(rows: [{_time: now(), _value: 1}])\n    |> yield()\n'
-
-
-def flux_task(kube: Kube, name: str = "job", **spec: Any) -> str:
-    """Apply a Flux KapacitorTask and return its Kapacitor ID once Ready."""
-    body = {"type": "flux", "every": "1h", "flux": FLUX, **spec}
-    kube.apply(
-        yaml.safe_dump(
-            {"apiVersion": API, "kind": "KapacitorTask", "metadata": {"name": name}, "spec": body}
-        )
-    )
-    obj = kube.wait_condition("kapacitortask", name, "Ready")
-    task_id: str = obj["status"]["taskID"]
-    return task_id
-
-
-def taskrun(kube: Kube, name: str, **spec: Any) -> None:
-    kube.apply(
-        yaml.safe_dump(
-            {"apiVersion": API, "kind": "TaskRun", "metadata": {"name": name}, "spec": spec}
-        )
-    )
-
-
-def finished(kube: Kube, name: str, timeout: float = 60.0) -> dict[str, Any]:
-    return kube.wait_for(
-        "taskrun",
-        name,
-        lambda o: (o.get("status") or {}).get("phase") in {"Succeeded", "Failed", "Cancelled"},
-        timeout=timeout,
-        what="end",
-    )
-
-
-def run_posts(emulator: EmulatorHandle, task_id: str) -> list[str]:
-    return [
-        r["path"]
-        for r in emulator.requests()
-        if r["method"] == "POST"
-        and r["path"].startswith(f"/kapacitor/v1/api/v2/tasks/{task_id}/runs")
-    ]
+from tests.e2e.taskruns import (
+    API,
+    finished,
+    flux_task,
+    in_flight,
+    kapacitor_run,
+    run_posts,
+    status,
+    taskrun,
+)
 
 
 def test_manual_run_succeeds_first_time(
@@ -71,7 +38,9 @@ def test_manual_run_succeeds_first_time(
     emulator.queue_outcomes(task_id, [{"status": "success", "durationMs": 300}])
     taskrun(kube, "once", taskRef={"name": "job"})
     kube.kubectl_wait("taskrun", "once", "Succeeded")
-    st = kube.get("taskrun", "once")["status"]  # type: ignore[index]
+    obj = kube.get("taskrun", "once")
+    assert obj is not None
+    st = status(obj)
     assert (st["phase"], st["endReason"], st["attempt"], st["triggeredBy"]) == (
         "Succeeded",
         "success",
@@ -80,15 +49,48 @@ def test_manual_run_succeeds_first_time(
     )
     (attempt,) = st["attempts"]
     assert attempt["method"] == "manual"
-    assert len(attempt["externalID"]) == 16
     assert st["runID"] == attempt["externalID"]
+    record = kapacitor_run(emulator, task_id, attempt["externalID"])
+    assert record["scheduledFor"] == attempt["scheduledFor"]
     assert st["target"] == "KapacitorTask/job"
     assert st["runHistory"] == "Available"
     assert any("Completed(success)" in line for line in attempt["logTail"])
+    assert st["observedGeneration"] == obj["metadata"]["generation"]
     assert len(run_posts(emulator, task_id)) == 1
 
 
-def test_fail_then_succeed_uses_the_retry_endpoint(
+def test_concurrent_manual_runs_of_one_task_each_record_their_own_run(
+    kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    task_id = flux_task(kube)
+    outcomes = [
+        {"status": "failed" if i % 4 == 0 else "success", "message": f"e{i}", "durationMs": 300}
+        for i in range(20)
+    ]
+    emulator.queue_outcomes(task_id, outcomes)
+    names = [f"burst-{i}" for i in range(20)]
+    kube.apply(
+        yaml.safe_dump_all(
+            {
+                "apiVersion": API,
+                "kind": "TaskRun",
+                "metadata": {"name": n},
+                "spec": {"taskRef": {"name": "job"}},
+            }
+            for n in names
+        )
+    )
+    finals = [status(finished(kube, n, timeout=120)) for n in names]
+    run_ids = [st["runID"] for st in finals]
+    assert len(set(run_ids)) == 20, run_ids
+    for st in finals:
+        record = kapacitor_run(emulator, task_id, st["runID"])
+        assert st["phase"] == ("Succeeded" if record["status"] == "success" else "Failed")
+    assert [st["phase"] for st in finals].count("Failed") == 5
+    assert len(run_posts(emulator, task_id)) == 20
+
+
+def test_fail_then_succeed_uses_the_retry_endpoint_after_the_full_delay(
     kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
 ) -> None:
     task_id = flux_task(kube)
@@ -96,13 +98,15 @@ def test_fail_then_succeed_uses_the_retry_endpoint(
         task_id, [{"status": "failed", "message": "bucket missing"}, {"status": "success"}]
     )
     taskrun(kube, "flaky", taskRef={"name": "job"}, retry={"limit": 2, "delays": ["1s"]})
-    st = finished(kube, "flaky")["status"]
+    st = status(finished(kube, "flaky"))
     assert (st["phase"], st["endReason"]) == ("Succeeded", "success")
     first, second = st["attempts"]
     assert first["endReason"] == "failed"
     assert "bucket missing" in first["message"]
     assert (second["method"], second["retryOfRunID"]) == ("retry", first["externalID"])
     assert second["endReason"] == "success"
+    gap = parse_time(second["startedAt"]) - parse_time(first["finishedAt"])
+    assert gap >= timedelta(seconds=1), "a retry delay is a minimum"
     reasons = [e["reason"] for e in kube.events("flaky")]
     assert {"AttemptStarted", "AttemptFailed", "Retrying", "Succeeded"} <= set(reasons)
 
@@ -119,11 +123,11 @@ def test_retries_exhausted(kube: Kube, operator: OperatorProcess, emulator: Emul
         retry={"limit": 1, "backoff": {"base": "1s", "factor": 2, "max": "2s"}},
     )
     obj = finished(kube, "doomed")
-    st = obj["status"]
+    st = status(obj)
     assert (st["phase"], st["endReason"]) == ("Failed", "failed")
     assert [a["endReason"] for a in st["attempts"]] == ["failed", "failed"]
-    assert condition(obj, "Succeeded")["status"] == "False"  # type: ignore[index]
-    assert condition(obj, "Succeeded")["reason"] == "Failed"  # type: ignore[index]
+    cond = condition(obj, "Succeeded") or {}
+    assert (cond["status"], cond["reason"]) == ("False", "Failed")
     assert len(run_posts(emulator, task_id)) == 2
 
 
@@ -134,31 +138,28 @@ def test_timeout_cancels_the_run(
     emulator.queue_outcomes(task_id, [{"status": "success", "durationMs": 20000}])
     taskrun(kube, "slow", taskRef={"name": "job"}, timeout="2s")
     obj = finished(kube, "slow")
-    st = obj["status"]
+    st = status(obj)
     assert (st["phase"], st["endReason"]) == ("Failed", "timeout")
-    assert condition(obj, "Succeeded")["reason"] == "TimedOut"  # type: ignore[index]
+    assert (condition(obj, "Succeeded") or {})["reason"] == "TimedOut"
     run_id = st["attempts"][0]["externalID"]
     assert run_id, "the run ID is captured while the run is in flight"
-    run = httpx.get(f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{task_id}/runs/{run_id}")
-    assert run.json()["status"] == "canceled"
+    assert kapacitor_run(emulator, task_id, run_id)["status"] == "canceled"
 
 
-def test_cancel_stops_a_running_attempt(
+def test_cancel_stops_a_running_attempt_and_settles_the_generation(
     kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
 ) -> None:
     task_id = flux_task(kube)
     emulator.queue_outcomes(task_id, [{"status": "success", "durationMs": 30000}])
     taskrun(kube, "stopme", taskRef={"name": "job"}, retry={"limit": 3})
-    kube.wait_for(
-        "taskrun",
-        "stopme",
-        lambda o: bool(((o.get("status") or {}).get("attempts") or [{}])[0].get("externalID")),
-        what="run in flight",
-    )
+    run_id = status(in_flight(kube, "stopme"))["attempts"][0]["externalID"]
     kube.patch("taskrun", "stopme", {"spec": {"cancel": True}})
-    st = finished(kube, "stopme", timeout=30)["status"]
+    obj = finished(kube, "stopme", timeout=30)
+    st = status(obj)
     assert (st["phase"], st["endReason"]) == ("Cancelled", "stopped")
     assert len(st["attempts"]) == 1
+    assert st["observedGeneration"] == obj["metadata"]["generation"] == 2
+    assert kapacitor_run(emulator, task_id, run_id)["status"] == "canceled"
 
 
 def test_retry_of_a_stored_run(
@@ -170,25 +171,18 @@ def test_retry_of_a_stored_run(
     )
     failed_run = emulator.trigger_scheduled_run(task_id)
     wait_until(
-        lambda: (
-            httpx.get(
-                f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{task_id}/runs/{failed_run['id']}"
-            )
-            .json()
-            .get("status")
-            == "failed"
-        ),
-        what="scheduled run failed",
+        lambda: kapacitor_run(emulator, task_id, failed_run["id"]).get("status") == "failed",
+        timeout=30,
     )
     taskrun(kube, "again", taskRef={"name": "job"}, retryOf=failed_run["id"])
-    st = finished(kube, "again")["status"]
+    st = status(finished(kube, "again"))
     assert (st["phase"], st["triggeredBy"]) == ("Succeeded", "retry")
     (attempt,) = st["attempts"]
     assert (attempt["method"], attempt["retryOfRunID"]) == ("retry", failed_run["id"])
     assert attempt["externalID"] != failed_run["id"]
 
 
-def test_operator_killed_mid_attempt_neither_loses_nor_doubles(
+def test_operator_killed_mid_attempt_resolves_it_from_kapacitors_record(
     kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
 ) -> None:
     task_id = flux_task(kube)
@@ -197,44 +191,92 @@ def test_operator_killed_mid_attempt_neither_loses_nor_doubles(
         [{"status": "success", "durationMs": 8000}, {"status": "success", "durationMs": 200}],
     )
     taskrun(kube, "survivor", taskRef={"name": "job"}, retry={"limit": 2, "delays": ["1s"]})
-    # Kill once the run is in flight in Kapacitor (its ID captured), not merely recorded.
-    kube.wait_for(
-        "taskrun",
-        "survivor",
-        lambda o: bool(((o.get("status") or {}).get("attempts") or [{}])[0].get("externalID")),
-        what="run in flight",
-    )
-    operator.stop(kill=True)  # as a crash: no cleanup, the connection just drops
+    run_id = status(in_flight(kube, "survivor"))["attempts"][0]["externalID"]
+    operator.stop(kill=True)  # as a crash: the connection drops, Kapacitor cancels the run
     operator.start()
-    st = finished(kube, "survivor")["status"]
+    st = status(finished(kube, "survivor"))
     assert st["phase"] == "Succeeded"
-    assert [a["endReason"] for a in st["attempts"]] == ["crashed", "success"]
+    first, second = st["attempts"]
+    assert (first["externalID"], first["endReason"]) == (run_id, "crashed")
+    assert (second["number"], second["endReason"]) == (2, "success")
+    assert "cancels a run whose connection closes" in first["message"]
     assert [a["number"] for a in st["attempts"]] == [1, 2]
     assert len(run_posts(emulator, task_id)) == 2, "exactly one Kapacitor call per attempt"
 
 
-def test_automatic_retry_of_failed_scheduled_runs(
+def test_a_rollout_during_runs_in_flight_lets_them_finish(
+    control_plane: ControlPlane, kube: Kube, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    op = make_operator(
+        control_plane, kube.ns, emulator.base_url, tmp_path / "op", OPERATOR_DRAIN_TIMEOUT="60"
+    )
+    op.start()
+    try:
+        task_id = flux_task(kube)
+        emulator.queue_outcomes(task_id, [{"status": "success", "durationMs": 4000}] * 20)
+        names = [f"roll-{i}" for i in range(20)]
+        kube.apply(
+            yaml.safe_dump_all(
+                {
+                    "apiVersion": API,
+                    "kind": "TaskRun",
+                    "metadata": {"name": n},
+                    "spec": {"taskRef": {"name": "job"}},
+                }
+                for n in names
+            )
+        )
+        for name in names:
+            in_flight(kube, name, timeout=60)
+        op.stop(timeout=90)  # SIGTERM, as a rollout does: the drain lets the runs finish
+        op.start()
+        finals = [status(finished(kube, n, timeout=60)) for n in names]
+    finally:
+        op.stop(timeout=90)
+    assert all(st["phase"] == "Succeeded" for st in finals), [st["phase"] for st in finals]
+    assert all(len(st["attempts"]) == 1 for st in finals)
+    assert len(run_posts(emulator, task_id)) == 20, "exactly one run POST per attempt"
+
+
+def test_automatic_retry_of_failed_scheduled_runs_is_exactly_once(
     kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
 ) -> None:
-    task_id = flux_task(kube, "nightly", retryFailedRuns=True, retry={"limit": 1})
+    task_id = flux_task(
+        kube,
+        "nightly",
+        retryFailedRuns=True,
+        retry={"limit": 1},
+        runHistoryLimit=0,
+        retryHistoryLimit=0,
+    )
     emulator.queue_outcomes(
         task_id, [{"status": "failed", "message": "nightly broke"}, {"status": "success"}]
     )
     failed_run = emulator.trigger_scheduled_run(task_id)
     name = f"nightly-retry-{failed_run['id']}"
-    st = finished(kube, name)["status"]
+    st = status(finished(kube, name))
     assert (st["phase"], st["triggeredBy"]) == ("Succeeded", "schedule")
-    tr = kube.get("taskrun", name)
-    assert tr is not None
-    assert tr["metadata"]["ownerReferences"][0]["name"] == "nightly"
-    runs = kube.wait_for(
+    # retryHistoryLimit 0 prunes the finished retry; later polls (every 2 s here) and a
+    # restart must not bring it back.
+    kube.wait_gone("taskrun", name, timeout=30)
+    operator.restart()
+    # A later scheduled run that succeeds moves the mark past it: polls happened since.
+    later = (parse_time(failed_run["scheduledFor"]) + timedelta(seconds=1)).isoformat()
+    success = emulator.trigger_scheduled_run(task_id, later.replace("+00:00", "Z"))
+    kube.wait_for(
         "kapacitortask",
         "nightly",
-        lambda o: len((o.get("status") or {}).get("recentRuns") or []) >= 2,
-        what="recent runs",
-    )["status"]["recentRuns"]
-    assert failed_run["id"] in {r["id"] for r in runs}
-    assert {r["status"] for r in runs} >= {"failed", "success"}
+        lambda o: (
+            bool(status(o).get("runsCheckedThrough"))
+            and parse_time(status(o)["runsCheckedThrough"]) >= parse_time(success["scheduledFor"])
+        ),
+        timeout=60,
+        what="the mark past the later run",
+    )
+    task = kube.get("kapacitortask", "nightly") or {}
+    assert (condition(task, "AutoRetry") or {}).get("status") == "True"
+    assert kube.get("taskrun", name) is None
+    assert len(run_posts(emulator, task_id)) == 1, "the failed run was retried once"
 
 
 @pytest.fixture
@@ -256,74 +298,12 @@ def test_none_storage_is_reported_and_logs_captured_in_flight(
             task_id, [{"status": "failed", "message": "no such bucket", "durationMs": 1500}]
         )
         taskrun(kube, "ephemeral", taskRef={"name": "job"})
-        st = finished(kube, "ephemeral")["status"]
+        st = status(finished(kube, "ephemeral"))
     assert (st["phase"], st["runHistory"]) == ("Failed", "Unavailable")
     (attempt,) = st["attempts"]
     assert attempt["externalID"], "run ID captured while in flight"
     assert "no such bucket" in attempt["message"]
     assert any("Started task" in line for line in attempt["logTail"] or [])
-
-
-def test_job_backed_run_retries_through_the_job_controller(
-    control_plane: ControlPlane, kube: Kube, operator: OperatorProcess
-) -> None:
-    taskrun(
-        kube,
-        "backup",
-        retry={"limit": 2, "delays": ["1s"]},
-        timeout="10m",
-        job={"template": {"spec": {"containers": [{"name": "main", "image": "busybox"}]}}},
-    )
-
-    def pod_of(job: str) -> str:
-        found: list[str] = []
-
-        def check() -> bool:
-            out = kube.kubectl(
-                "get",
-                "pods",
-                "-l",
-                f"{JOB_NAME_LABEL}={job}",
-                "-o",
-                "jsonpath={.items[*].metadata.name}",
-            ).stdout.split()
-            found[:] = out
-            return bool(out)
-
-        wait_until(check, what=f"pod of {job}")
-        return found[0]
-
-    finish_pod(control_plane, kube.ns, pod_of("backup-1"), exit_code=3, message="disk full")
-    finish_pod(control_plane, kube.ns, pod_of("backup-2"), exit_code=0)
-    kube.kubectl_wait("taskrun", "backup", "Succeeded")
-    st = kube.get("taskrun", "backup")["status"]  # type: ignore[index]
-    first, second = st["attempts"]
-    assert (first["externalID"], first["endReason"], first["exitCode"]) == ("backup-1", "failed", 3)
-    assert first["message"] == "disk full"
-    assert (second["externalID"], second["endReason"], second["exitCode"]) == (
-        "backup-2",
-        "success",
-        0,
-    )
-    job = kube.get("job", "backup-1")
-    assert job is not None
-    assert job["spec"]["backoffLimit"] == 0
-    assert job["metadata"]["ownerReferences"][0]["kind"] == "TaskRun"
-
-
-def test_job_cancel_deletes_the_running_job(
-    control_plane: ControlPlane, kube: Kube, operator: OperatorProcess
-) -> None:
-    taskrun(
-        kube,
-        "halt",
-        job={"template": {"spec": {"containers": [{"name": "main", "image": "busybox"}]}}},
-    )
-    kube.wait_for("job", "halt-1", lambda o: True, what="job created")
-    kube.patch("taskrun", "halt", {"spec": {"cancel": True}})
-    st = finished(kube, "halt")["status"]
-    assert (st["phase"], st["endReason"]) == ("Cancelled", "stopped")
-    kube.wait_gone("job", "halt-1")
 
 
 def test_scheduled_for_is_passed_and_ttl_deletes_the_finished_run(
@@ -333,24 +313,44 @@ def test_scheduled_for_is_passed_and_ttl_deletes_the_finished_run(
     # Kapacitor lists stored runs of the last 14 days only: backfill yesterday.
     yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
     when = yesterday.isoformat().replace("+00:00", "Z")
-    taskrun(
-        kube,
-        "backfill",
-        taskRef={"name": "job"},
-        scheduledFor=when,
-        ttlSecondsAfterFinished=2,
+    taskrun(kube, "backfill", taskRef={"name": "job"}, scheduledFor=when, ttlSecondsAfterFinished=2)
+    obj = kube.wait_for(
+        "taskrun", "backfill", lambda o: status(o).get("phase") == "Succeeded", what="done"
     )
-    kube.wait_for(
-        "taskrun",
-        "backfill",
-        lambda o: (o.get("status") or {}).get("phase") == "Succeeded",
-        what="done",
-    )
-    status = kube.get("taskrun", "backfill")["status"]  # type: ignore[index]
-    run_id = status["runID"]
-    run = httpx.get(f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{task_id}/runs/{run_id}")
-    assert run.json()["scheduledFor"].startswith(when[:19])
+    run = kapacitor_run(emulator, task_id, status(obj)["runID"])
+    assert run["scheduledFor"].startswith(when[:19])
     kube.wait_gone("taskrun", "backfill", timeout=30)
+
+
+def test_a_missing_task_is_said_at_once_and_waited_for(
+    kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    taskrun(kube, "early", taskRef={"name": "later"})
+    obj = kube.wait_condition("taskrun", "early", "Succeeded", "Unknown", reason="TaskNotFound")
+    assert status(obj)["phase"] == "Pending"
+    assert "KapacitorTask later does not exist" in (condition(obj, "Succeeded") or {})["message"]
+    flux_task(kube, "later")
+    assert status(finished(kube, "early"))["phase"] == "Succeeded"
+
+
+def test_a_task_kapacitor_rejected_is_named_in_the_condition(
+    kube: Kube, operator: OperatorProcess
+) -> None:
+    kube.apply(
+        yaml.safe_dump(
+            {
+                "apiVersion": API,
+                "kind": "KapacitorTask",
+                "metadata": {"name": "broken"},
+                "spec": {"type": "flux", "every": "1h", "flux": 'from(bucket: "x") |>'},
+            }
+        )
+    )
+    kube.wait_condition("kapacitortask", "broken", "Ready", "False", reason="Rejected")
+    taskrun(kube, "hopeful", taskRef={"name": "broken"})
+    obj = kube.wait_condition("taskrun", "hopeful", "Succeeded", "Unknown", reason="TaskNotReady")
+    message = (condition(obj, "Succeeded") or {})["message"]
+    assert "has no Kapacitor task yet (Rejected:" in message
 
 
 def test_a_taskrun_on_a_tickscript_task_fails_clearly(
@@ -364,7 +364,7 @@ def test_a_taskrun_on_a_tickscript_task_fails_clearly(
                 "metadata": {"name": "tick"},
                 "spec": {
                     "type": "stream",
-                    "script": "stream|from()",
+                    "script": "stream|from()|log()",
                     "dbrps": [{"db": "a", "rp": "b"}],
                 },
             }
@@ -372,8 +372,36 @@ def test_a_taskrun_on_a_tickscript_task_fails_clearly(
     )
     taskrun(kube, "wrong", taskRef={"name": "tick"})
     obj = finished(kube, "wrong")
-    assert obj["status"]["phase"] == "Failed"
-    cond = condition(obj, "Succeeded")
-    assert cond is not None
-    assert cond["reason"] == "TaskNotFound"
-    assert "flux" in cond["message"]
+    assert status(obj)["phase"] == "Failed"
+    cond = condition(obj, "Succeeded") or {}
+    assert (cond["status"], cond["reason"]) == ("False", "NotFluxTask")
+    assert "TaskRuns run Flux tasks" in cond["message"]
+
+
+def test_runs_beyond_the_per_server_limit_wait_with_a_reason(
+    control_plane: ControlPlane, kube: Kube, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    with make_operator(
+        control_plane,
+        kube.ns,
+        emulator.base_url,
+        tmp_path / "op",
+        OPERATOR_MAX_RUNS_PER_SERVER="2",
+    ):
+        task_id = flux_task(kube)
+        emulator.queue_outcomes(task_id, [{"status": "success", "durationMs": 3000}] * 4)
+        names = [f"q-{i}" for i in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: taskrun(kube, n, taskRef={"name": "job"}), names))
+
+        def someone_waits() -> bool:
+            for name in names:
+                obj = kube.get("taskrun", name) or {}
+                if (condition(obj, "Succeeded") or {}).get("reason") == "Waiting":
+                    return True
+            return False
+
+        assert wait_until(someone_waits, timeout=20, interval=0.2), "two of four wait for a slot"
+        finals = [status(finished(kube, n)) for n in names]
+    assert all(st["phase"] == "Succeeded" for st in finals)
+    assert len(run_posts(emulator, task_id)) == 4

@@ -92,11 +92,13 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: ["kapacitor.operator.dev"]
   resources: ["kapacitortasks"]
   verbs: ["get", "list", "watch", "patch"]
-# kopf watches TaskRuns and patches finalizers/annotations; the operator creates retry
-# TaskRuns, lists them by label for pruning and deletes expired ones (TTL, history).
+# kopf watches TaskRuns for the TaskRun engine, which re-reads one after a conflicting
+# status write (get) and removes the finalizer older versions added (patch); the operator
+# creates retry TaskRuns, lists them by label for pruning and deletes expired ones (TTL,
+# history).
 - apiGroups: ["kapacitor.operator.dev"]
   resources: ["taskruns"]
-  verbs: ["list", "watch", "patch", "create", "delete"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
 # Status is written through the status subresource only.
 - apiGroups: ["kapacitor.operator.dev"]
   resources: ["kapacitortasks/status", "taskruns/status"]
@@ -112,10 +114,15 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
-# The termination state of a finished Job's Pod (exit code, message).
+# The Pods of attempts' Jobs, watched by label: their containers' states (an image that
+# cannot be pulled, exit code, termination message, OOM).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch"]
+# The log tail of an attempt's container, read once when the attempt ends.
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 # spec.scriptFrom.configMapKeyRef.
 - apiGroups: [""]
   resources: ["configmaps"]
@@ -124,7 +131,7 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# kopf posts Events about the objects it handles (POST only).
+# kopf and the TaskRun engine post Events about the objects they handle (POST only).
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

@@ -1,0 +1,116 @@
+"""Fixtures for Helm: the helm binary, and the operator installed as a Pod by its chart.
+
+:func:`operator_pod` is the deployment a user makes: ``helm install`` of
+helm/kapacitor-operator with the image built from the repository's Dockerfile (imported
+into the node, ``pullPolicy: Never``), talking to a Kapacitor on the node IP (the
+emulator; Pods cannot reach the host's loopback). It serves one namespace of its own, so
+it never touches what other tests create.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from kapacitor_emulator.process import EmulatorHandle
+from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.binaries import find_tool, search_dirs
+from kapacitor_testkit.node import Node
+from tests.e2e.helm import CHART, Helm, unique, values_file
+
+#: Liveness probing every 2 s once the operator has had time to start (~3 s here; the
+#: chart's default delay is 15 s), so a test sees it pass, or fail, within seconds.
+LIVENESS = {
+    "initialDelaySeconds": 10,
+    "periodSeconds": 2,
+    "timeoutSeconds": 2,
+    "failureThreshold": 2,
+}
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """helm from the test tool directory; a missing binary fails with how to fix it."""
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    return Helm(binary=find_tool("helm", search_dirs()), env=env)
+
+
+@pytest.fixture(scope="session")
+def cluster_helm(helm: Helm, control_plane: ControlPlane) -> Helm:
+    return Helm(binary=helm.binary, env=helm.env, kubeconfig=control_plane.kubeconfig_path)
+
+
+@dataclass(frozen=True)
+class OperatorPod:
+    """A release of the chart whose operator Pod runs on the node."""
+
+    release: str
+    namespace: str
+    """The release's namespace (Pod Security "restricted")."""
+    watched: str
+    """The one namespace the operator serves."""
+    image: str
+    kapacitor_url: str
+
+    @property
+    def deployment(self) -> str:
+        return f"{self.release}-kapacitor-operator"
+
+    @property
+    def service_account(self) -> str:
+        return f"{self.release}-kapacitor-operator"
+
+
+@pytest.fixture(scope="session")
+def operator_pod(
+    control_plane: ControlPlane,
+    crds: list[str],
+    node: Node,
+    node_emulator: EmulatorHandle,
+    cluster_helm: Helm,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorPod]:
+    """The chart installed with the locally built image; returns once its Pod is Ready."""
+    cp = control_plane
+    name = unique("ko-pod")
+    pod = OperatorPod(
+        release=name,
+        namespace=name,
+        watched=unique("served"),
+        image=node.images.operator.ref,
+        kapacitor_url=node_emulator.base_url,
+    )
+    cp.kubectl("create", "namespace", pod.namespace)
+    cp.kubectl("label", "namespace", pod.namespace, "pod-security.kubernetes.io/enforce=restricted")
+    cp.kubectl("create", "namespace", pod.watched)
+    repository, tag = pod.image.rsplit(":", 1)
+    values = {
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "kapacitor": {"url": pod.kapacitor_url},
+        "rbac": {"clusterWide": False},
+        "watchNamespaces": [pod.watched],
+        "livenessProbe": LIVENESS,
+    }
+    try:
+        cluster_helm.run(
+            "install", pod.release, str(CHART), "-n", pod.namespace,
+            "-f", str(values_file(tmp_path_factory.mktemp("operator-pod"), values)),
+            "--wait", "--timeout=3m",
+            timeout=240.0,
+        )  # fmt: skip
+        yield pod
+    finally:
+        logs = cp.kubectl("logs", f"deployment/{pod.deployment}", "-n", pod.namespace, check=False)
+        print(f"--- operator Pod log tail ---\n{logs.stdout[-6000:]}{logs.stderr[-2000:]}")
+        cluster_helm.run("uninstall", pod.release, "-n", pod.namespace, "--wait", check=False)
+        for namespace in (pod.namespace, pod.watched):
+            cp.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
