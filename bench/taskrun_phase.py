@@ -15,11 +15,7 @@ from bench.kube import API, is_terminal_run
 from bench.measure import parse_rfc3339, summary
 from bench.sides import Bench, log
 
-#: No `import`: the operator puts its `option task` record before the user's script, so
-#: imports would follow a statement, which Flux (and the emulator since its Flux
-#: validation) rejects. The run's outcome is queued in the emulator; the script only has
-#: to be accepted.
-FLUX = 'from(bucket: "telegraf/autogen")\n    |> range(start: -1h)\n    |> yield()\n'
+FLUX = 'import "array"\narray.from(rows: [{_time: now(), _value: 1}])\n    |> yield()\n'
 
 
 async def _run_finished_at(b: Bench, task_id: str, run_id: str) -> float:
