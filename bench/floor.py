@@ -9,16 +9,16 @@ For one task that is exactly three requests, in order:
 No reads, no finalizer, no annotations, no retries, no Events: a script, not an
 operator. The benchmark times it exactly as it times the operator (from the create until
 its watch sees Ready=True with observedGeneration == generation), in the same run, on
-the same machine, through the same HTTP client settings.
+the same machine, through the same HTTP client as the benchmark's own applies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bench.kube import API, Kube
 
@@ -74,36 +74,52 @@ def ready_status(
     }
 
 
-@dataclass
-class CallCounter:
-    """Requests the floor sent to Kapacitor (its share of the emulator's request log)."""
+class KapacitorRefused(RuntimeError):
+    """Kapacitor answered the floor's POST with an error."""
 
-    count: int = 0
-    writes: int = 0
 
-    async def __call__(self, request: httpx.Request) -> None:
+class FloorKapacitor:
+    """The floor's Kapacitor client: one aiohttp session (the harness's own library, see
+    bench/kube.py) with the operator's pool size (ClientPool: 50 connections). It counts
+    its requests: the emulator's log cannot tell whose a POST /tasks was."""
+
+    def __init__(self, kapacitor_url: str, max_connections: int = 50) -> None:
+        self.url = kapacitor_url.rstrip("/")
+        self.http = aiohttp.ClientSession(
+            base_url=self.url,
+            connector=aiohttp.TCPConnector(limit=max_connections),
+            timeout=aiohttp.ClientTimeout(total=30.0),
+        )
+        self.count = 0
+        self.writes = 0
+
+    async def aclose(self) -> None:
+        await self.http.close()
+
+    async def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /kapacitor/v1/tasks; Kapacitor's record of the new task.
+
+        Raises:
+            KapacitorRefused: any error status.
+        """
         self.count += 1
-        if request.method in {"POST", "PATCH", "PUT", "DELETE"}:
-            self.writes += 1
+        self.writes += 1
+        async with self.http.post("/kapacitor/v1/tasks", json=body) as resp:
+            data = await resp.read()
+            if resp.status >= 400:
+                raise KapacitorRefused(
+                    f"POST /kapacitor/v1/tasks: HTTP {resp.status}: {data[:256]!r}"
+                )
+        created: dict[str, Any] = json.loads(data)
+        return created
 
 
-def new_kapacitor_client(
-    kapacitor_url: str, max_connections: int = 50, counter: CallCounter | None = None
-) -> httpx.AsyncClient:
-    """Kapacitor client with the operator's own pool size (ClientPool: 50 connections)."""
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    hooks: dict[str, list[Any]] = {"request": [counter]} if counter is not None else {}
-    return httpx.AsyncClient(base_url=kapacitor_url, limits=limits, timeout=30.0, event_hooks=hooks)
-
-
-async def apply_one(kube: Kube, kapacitor: httpx.AsyncClient, namespace: str, name: str) -> None:
+async def apply_one(kube: Kube, kapacitor: FloorKapacitor, namespace: str, name: str) -> None:
     """Create, POST, patch status: the floor for one KapacitorTask.
 
     Raises:
         KubeError: the apiserver refused a write.
-        httpx.HTTPStatusError: Kapacitor refused the task.
+        KapacitorRefused: Kapacitor refused the task.
     """
     created = await kube.create(PLURAL, namespace, task_manifest(name))
     task_id = f"{namespace}.{name}"
@@ -114,8 +130,7 @@ async def apply_one(kube: Kube, kapacitor: httpx.AsyncClient, namespace: str, na
         "script": SCRIPT,
         "status": "enabled",
     }
-    resp = await kapacitor.post("/kapacitor/v1/tasks", json=body)
-    resp.raise_for_status()
+    server = await kapacitor.create_task(body)
     generation = int(created["metadata"].get("generation", 1))
-    status = ready_status(generation, task_id, str(kapacitor.base_url).rstrip("/"), resp.json())
+    status = ready_status(generation, task_id, kapacitor.url, server)
     await kube.patch_status(PLURAL, namespace, name, status)

@@ -1,11 +1,12 @@
-"""Benchmark kapacitor-operator against the floor, on the test control plane.
+"""Benchmark kapacitor-operator against the floor and a Go peer, on the test control plane.
 
-    python bench/run.py --smoke --json /tmp/bench.json     # CI size, about a minute
+    python bench/run.py --smoke --json /tmp/bench.json     # CI size, a few minutes
     python bench/run.py --n 1000 --json bench.json         # the full run
 
-Starts etcd + kube-apiserver + kube-controller-manager (hack/provision.sh binaries) and
-the Kapacitor emulator on loopback, runs the phases (see bench/README.md), prints a table
-and, with --json, writes every figure plus the machine, versions and sizes.
+Builds the Go peer (bench/peer/build.sh, cached), starts etcd + kube-apiserver +
+kube-controller-manager (hack/provision.sh binaries) and the Kapacitor emulator on
+loopback, runs the phases (see bench/README.md), prints a table and, with --json, writes
+every figure plus the machine, versions and sizes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -28,7 +30,9 @@ if __package__ in (None, ""):  # `python bench/run.py`: import `bench` from the 
 from bench.kube import Kube
 from bench.measure import EmulatorControl, machine, versions
 from bench.operator_run import render_profiles
-from bench.phases import PHASES, Bench, Config, run_phases
+from bench.peer_run import PeerBuild, build_peer
+from bench.phases import run_phases
+from bench.sides import PHASES, SIDES, Bench, Config
 from kapacitor_emulator.process import running_emulator
 from kapacitor_testkit import ControlPlane
 
@@ -48,6 +52,21 @@ REQUIRED_KEYS = (
     "taskrun_end_latency_p50_s",
 )
 
+#: The keys a complete run writes when the peer is among the sides.
+PEER_KEYS = (
+    "peer_latency_p50_s",
+    "ready_latency_p50_peer_ratio",
+    "bulk_peer_seconds",
+    "bulk_peer_ratio",
+    "restart_peer_kapacitor_writes",
+    "restart_peer_seconds",
+    "idle_peer_rss_mb",
+    "idle_peer_cpu_percent",
+    "idle_cpu_peer_ratio",
+    "idle_rss_peer_ratio",
+    "peer_build_seconds",
+)
+
 #: Goals at full size (N = 1000); reported, never asserted.
 TARGETS: dict[str, tuple[str, float]] = {
     "ready_latency_p50_ratio": ("<=", 1.5),
@@ -57,19 +76,25 @@ TARGETS: dict[str, tuple[str, float]] = {
     "taskrun_end_latency_p50_s": ("<=", 1.0),
 }
 
-#: (key, unit, floor key) rows of the printed table, in order.
-ROWS: tuple[tuple[str, str, str | None], ...] = (
-    ("ready_latency_p50_s", "s", "floor_latency_p50_s"),
-    ("ready_latency_p99_s", "s", "floor_latency_p99_s"),
-    ("ready_latency_p50_ratio", "x", None),
-    ("bulk_seconds", "s", "bulk_floor_seconds"),
-    ("bulk_ratio", "x", None),
-    ("restart_kapacitor_writes", "", None),
-    ("restart_seconds", "s", None),
-    ("idle_kapacitor_calls_per_min", "/min", None),
-    ("idle_rss_mb", "MiB", None),
-    ("idle_cpu_percent", "%", None),
-    ("taskrun_end_latency_p50_s", "s", None),
+#: (key, unit, floor key, peer key) rows of the printed table, in order. Ratio rows
+#: show the operator's figure divided by the floor's (`_ratio`) or the peer's.
+ROWS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("ready_latency_p50_s", "s", "floor_latency_p50_s", "peer_latency_p50_s"),
+    ("ready_latency_p99_s", "s", "floor_latency_p99_s", "peer_latency_p99_s"),
+    ("ready_latency_p50_ratio", "x", None, None),
+    ("ready_latency_p50_peer_ratio", "x", None, None),
+    ("bulk_seconds", "s", "bulk_floor_seconds", "bulk_peer_seconds"),
+    ("bulk_ratio", "x", None, None),
+    ("bulk_peer_ratio", "x", None, None),
+    ("restart_kapacitor_writes", "", None, "restart_peer_kapacitor_writes"),
+    ("restart_seconds", "s", None, "restart_peer_seconds"),
+    ("restart_peer_ratio", "x", None, None),
+    ("idle_kapacitor_calls_per_min", "/min", None, "idle_peer_kapacitor_calls_per_min"),
+    ("idle_rss_mb", "MiB", None, "idle_peer_rss_mb"),
+    ("idle_rss_peer_ratio", "x", None, None),
+    ("idle_cpu_percent", "%", None, "idle_peer_cpu_percent"),
+    ("idle_cpu_peer_ratio", "x", None, None),
+    ("taskrun_end_latency_p50_s", "s", None, None),
 )
 
 
@@ -89,6 +114,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--phases",
         default=",".join(PHASES),
         help=f"comma-separated subset of {','.join(PHASES)} (partial runs lack keys)",
+    )
+    p.add_argument(
+        "--sides",
+        default=",".join(SIDES),
+        help=f"comma-separated subset of {','.join(SIDES)} (e.g. operator,floor: no peer)",
     )
     p.add_argument(
         "--operator-env",
@@ -121,6 +151,10 @@ def make_config(args: argparse.Namespace) -> Config:
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    chosen = {x.strip() for x in str(args.sides).split(",") if x.strip()}
+    if not chosen or chosen - set(SIDES):
+        raise SystemExit(f"--sides wants a non-empty subset of {','.join(SIDES)}")
+    sides = tuple(s for s in SIDES if s in chosen)
     env: dict[str, str] = {}
     for item in args.operator_env:
         key, sep, value = str(item).partition("=")
@@ -146,6 +180,7 @@ def make_config(args: argparse.Namespace) -> Config:
         taskrun_samples=pick(args.taskrun_samples, 3, 20),
         run_duration_ms=300,
         phases=phases,
+        sides=sides,
         work_dir=work_dir,
         operator_env=env,
         profile_dir=args.profile,
@@ -173,19 +208,29 @@ def table(results: dict[str, Any], n: int, smoke: bool) -> str:
     note = " (smoke: targets apply at n=1000)" if smoke else ""
     lines = [
         f"kapacitor-operator benchmark, n={n}{note}",
-        f"{'figure':<30} {'operator':>12} {'floor':>12}  target",
-        "-" * 78,
+        f"{'figure':<30} {'operator':>12} {'floor':>12} {'peer':>12}  target",
+        "-" * 90,
     ]
-    for key, unit, floor_key in ROWS:
-        if key not in results:
+
+    def cell(name: str | None, unit: str) -> str:
+        if name is None or name not in results:
+            return ""
+        return _fmt(results[name]) + (f" {unit}" if unit else "")
+
+    for name, unit, floor_key, peer_key in ROWS:
+        if not any(k in results for k in (name, floor_key, peer_key) if k is not None):
             continue
-        value = _fmt(results[key]) + (f" {unit}" if unit else "")
-        floor_value = _fmt(results.get(floor_key)) + f" {unit}" if floor_key else ""
-        lines.append(f"{key:<30} {value:>12} {floor_value:>12}  {verdict(key, results[key])}")
+        row = f"{name:<30} {cell(name, unit):>12} {cell(floor_key, unit):>12}"
+        lines.append(f"{row} {cell(peer_key, unit):>12}  {verdict(name, results.get(name))}")
+    if "peer_build_seconds" in results:
+        build = cell("peer_build_seconds", "s")
+        lines.append(f"{'peer_build_seconds':<30} {'':>12} {'':>12} {build:>12}")
     return "\n".join(lines)
 
 
-async def _run(config: Config, cp: ControlPlane, base_url: str, control_url: str) -> Bench:
+async def _run(
+    config: Config, cp: ControlPlane, base_url: str, control_url: str, peer: PeerBuild | None
+) -> Bench:
     kube = Kube(
         cp.server_url,
         cp.ca_path,
@@ -200,6 +245,7 @@ async def _run(config: Config, cp: ControlPlane, base_url: str, control_url: str
         kapacitor_url=base_url,
         kube=kube,
         control=control,
+        peer=peer,
     )
     try:
         await run_phases(bench)
@@ -213,29 +259,74 @@ def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str,
     """Start the control plane and the emulator, run the phases, return the report."""
     began = time.monotonic()
     machine_info = machine()
+    peer: PeerBuild | None = None
+    if "peer" in config.sides:
+        # Before the control plane starts: a cold build takes minutes of both cores.
+        print("[bench] building the Go peer (bench/peer/build.sh; cached after the first)")
+        peer = build_peer()
+        print(f"[bench] peer {peer.binary} (build {peer.seconds_this_run} s this run)")
     with ControlPlane(parent_dir=config.work_dir) as cp:
         print(f"[bench] control plane {cp.version.get('gitVersion')} at {cp.server_url}")
         cp.install_crds(sorted(crds.glob("*.yaml")))
         with running_emulator("memory") as emulator:
-            bench = asyncio.run(_run(config, cp, emulator.base_url, emulator.control_url))
+            bench = asyncio.run(_run(config, cp, emulator.base_url, emulator.control_url, peer))
         versions_info = versions(cp.version, cp.binaries.etcd)
     machine_info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # The benchmark's own cost (its creates, watches and the floor), to see it scale.
+    harness = {
+        "rss_mib_max": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+    }
     config_info = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     report: dict[str, Any] = {
         "schema": 1,
         "mode": "smoke" if smoke else "full",
         "n": config.n,
         **bench.results,
+        **({"peer_build_seconds": peer.build_seconds} if peer is not None else {}),
         "targets": {k: f"{op} {limit:g}" for k, (op, limit) in TARGETS.items()},
         "config": {**config_info, "crds": str(crds)},
         "machine": machine_info,
-        "versions": versions_info,
-        "details": bench.details,
+        "versions": {**versions_info, **_peer_versions(peer)},
+        "details": {**bench.details, **_peer_details(peer), "harness": harness},
         "profiled": config.profile_dir is not None,
         "duration_seconds": round(time.monotonic() - began, 1),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return report
+
+
+def _peer_details(peer: PeerBuild | None) -> dict[str, Any]:
+    if peer is None:
+        return {}
+    return {
+        "peer_build": {
+            "binary": str(peer.binary),
+            "build_seconds": peer.build_seconds,
+            "packages_compiled": peer.packages_compiled,
+            "seconds_this_run": peer.seconds_this_run,
+            "cached": peer.cached,
+        }
+    }
+
+
+def _peer_versions(peer: PeerBuild | None) -> dict[str, str]:
+    if peer is None:
+        return {}
+    return {
+        "peer_go": peer.go_version,
+        "peer_controller_runtime": peer.controller_runtime,
+        "peer_client_go": peer.client_go,
+    }
+
+
+def required_keys(config: Config) -> list[str]:
+    """The figures a run of every phase must report, for the sides it ran."""
+    keys = list(REQUIRED_KEYS) if {"operator", "floor"} <= set(config.sides) else []
+    if {"operator", "peer"} <= set(config.sides):
+        keys += PEER_KEYS
+    return keys
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -253,11 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         for path in render_profiles(config.profile_dir):
             print(f"[bench] profile {path}")
     print(table(report, config.n, args.smoke))
+    for warning in report["details"].get("warnings", []):
+        print(f"[bench] warning: {warning}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
         print(f"[bench] wrote {args.json}")
-    missing = [k for k in REQUIRED_KEYS if k not in report]
+    missing = [k for k in required_keys(config) if k not in report]
     if missing and set(config.phases) == set(PHASES):
         print(f"[bench] missing figures: {', '.join(missing)}", file=sys.stderr)
         return 1

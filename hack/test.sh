@@ -32,6 +32,8 @@ section "static checks"
 .venv/bin/mypy
 .venv/bin/lint-imports
 .venv/bin/python -m kapacitor_operator.crdgen --check
+# The benchmark's Go peer: gofmt, go vet, go test (the first run type-checks client-go).
+bench/peer/build.sh --check
 
 section "tests"
 .venv/bin/pytest -p no:cacheprovider "$@"
