@@ -109,6 +109,25 @@ class FakeKube:
         del self.objects[(plural, namespace, name)]
         return True
 
+    async def patch_metadata(
+        self, namespace: str, plural: str, name: str, metadata: dict[str, Any]
+    ) -> Obj | None:
+        self.calls.append(("patch_metadata", name, str(metadata.get("finalizers"))))
+        obj = self.objects.get((plural, namespace, name))
+        if obj is None:
+            return None
+        version = metadata.get("resourceVersion")
+        if version is not None and obj["metadata"]["resourceVersion"] != version:
+            raise KubeConflict("the object has been modified", status=409, reason="Conflict")
+        obj["metadata"].update(
+            {k: copy.deepcopy(v) for k, v in metadata.items() if k != "resourceVersion"}
+        )
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            del self.objects[(plural, namespace, name)]
+            return copy.deepcopy(obj)
+        self._bump(obj)
+        return copy.deepcopy(obj)
+
     async def remove_finalizer(
         self, namespace: str, plural: str, name: str, finalizer: str
     ) -> None:

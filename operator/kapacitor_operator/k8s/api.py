@@ -228,6 +228,21 @@ class KubeAPI:
                 raise
             return False  # the UID precondition failed: ours is gone, another took the name
 
+    async def patch_metadata(
+        self, namespace: str, plural: str, name: str, metadata: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge-patch one of our objects' metadata (finalizers, annotations); the updated
+        object, None when it is gone. A `resourceVersion` in `metadata` makes the write
+        conditional on the object not having changed.
+
+        Raises:
+            KubeConflict: the object changed since that resourceVersion.
+            KubeError: any other API failure.
+        """
+        path = custom_path(namespace, plural, name)
+        body = {"metadata": metadata}
+        return await or_none(self.client.json("PATCH", path, body=body, content_type=MERGE_PATCH))
+
     async def remove_finalizer(
         self, namespace: str, plural: str, name: str, finalizer: str
     ) -> None:

@@ -1,0 +1,368 @@
+"""A controller for one kind that mirrors Kapacitor objects (KapacitorTask, and the kinds
+that follow it): watch events feed a work queue of keys; workers reconcile a key at a
+time, write status over the version they read, and manage the finalizer.
+
+Nothing here knows a kind's details: a `SyncKind` turns an object into an outcome (the
+status to write, Events, whether and when to try again) and deletes what it owns in
+Kapacitor. An object whose spec was handled and whose last reconcile reached Kapacitor
+is not worked on again until it changes, or until drift detection (one list per
+Kapacitor server, sync/drift.py) or a retry asks for it: a restart costs no Kapacitor
+call and no write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kapacitor_operator import metrics
+from kapacitor_operator.k8s.errors import KubeConflict, KubeError, KubeNotFound
+from kapacitor_operator.reconcile.outcome import EventNote, Outcome
+from kapacitor_operator.sync.claims import ClaimKey, Claims
+from kapacitor_operator.sync.queue import WorkQueue
+from kapacitor_operator.sync.status_patch import status_patch
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+BACKOFF_BASE = 5.0
+BACKOFF_MAX = 300.0
+
+
+class SyncKube(Protocol):
+    """The Kubernetes calls of a sync controller (k8s/api.py)."""
+
+    async def patch_status(
+        self,
+        namespace: str,
+        plural: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any] | None: ...
+
+    async def patch_metadata(
+        self, namespace: str, plural: str, name: str, metadata: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def list_custom(
+        self, plural: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def create_event(
+        self,
+        namespace: str,
+        involved: dict[str, Any],
+        type: str,
+        reason: str,
+        message: str,
+        *,
+        component: str,
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Finalized:
+    """What deleting an object's Kapacitor side did."""
+
+    done: bool
+    events: tuple[EventNote, ...] = ()
+    status: dict[str, Any] | None = None
+    """Status to write while the deletion waits (done=False): why it waits."""
+    delay: float | None = None
+
+
+class SyncKind(Protocol):
+    """What the controller needs from a kind."""
+
+    kind: str
+    plural: str
+    finalizer: str
+
+    def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
+        """The Kapacitor object this resource claims (None: claims nothing)."""
+
+    async def reconcile(self, body: Mapping[str, Any], holder: Key | None) -> Outcome[Any]:
+        """Make Kapacitor match; `holder` is the resource that owns the claim if not this
+        one. Never raises for Kapacitor or reference failures (they are outcomes)."""
+
+    async def finalize(self, body: Mapping[str, Any], holder: Key | None) -> Finalized:
+        """Delete the object's Kapacitor side (per its deletionPolicy)."""
+
+    def status_dict(self, outcome: Outcome[Any]) -> dict[str, Any]:
+        """The outcome's status as the object carries it."""
+
+
+def key_of(body: Mapping[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def settled(body: Mapping[str, Any]) -> bool:
+    """The spec was handled and the last reconcile reached Kapacitor: nothing to do."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    generation = meta.get("generation")
+    if status.get("observedGeneration") != generation:
+        return False
+    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
+    return (
+        synced is not None
+        and synced.get("status") == "True"
+        and synced.get("observedGeneration") == generation
+    )
+
+
+@dataclass
+class SyncController:
+    """Workers that reconcile one kind's objects, keyed by (namespace, name)."""
+
+    kind: SyncKind
+    kube: SyncKube
+    namespaces: tuple[str, ...] = ()
+    workers: int = 16
+    component: str = "kapacitor-operator"
+    bodies: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    claims: Claims = field(default_factory=Claims)
+    queue: WorkQueue[Key] = field(default_factory=WorkQueue)
+    failures: dict[Key, int] = field(default_factory=dict)
+    primed: asyncio.Event = field(default_factory=asyncio.Event)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # --- events --------------------------------------------------------------------------
+
+    def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event of the kind."""
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.bodies.pop(key, None)
+            self.claims.release(key)
+            self.queue.forget(key)
+            self.failures.pop(key, None)
+            return
+        self.bodies[key] = copy.deepcopy(dict(body))
+        self._claim(key, body)
+        if self.needs_work(body):
+            self.queue.add(key)
+
+    def _claim(self, key: Key, body: Mapping[str, Any]) -> None:
+        claim = self.kind.claim(body)
+        created = str((body.get("metadata") or {}).get("creationTimestamp", ""))
+        self.claims.hold(key, claim, created)
+
+    def needs_work(self, body: Mapping[str, Any]) -> bool:
+        meta = body.get("metadata") or {}
+        finalizers = meta.get("finalizers") or []
+        if meta.get("deletionTimestamp"):
+            return self.kind.finalizer in finalizers
+        return self.kind.finalizer not in finalizers or not settled(body)
+
+    def enqueue(self, key: Key) -> None:
+        """Reconcile `key` (drift detection found it differs from Kapacitor)."""
+        if key in self.bodies:
+            self.queue.add(key)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
+
+    # --- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._prime(), name=f"{self.kind.plural} prime"))
+        for index in range(self.workers):
+            name = f"{self.kind.plural} worker {index}"
+            self._tasks.append(asyncio.create_task(self._work(), name=name))
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _prime(self) -> None:
+        """Know every object's claim before reconciling any: the oldest claimant must win
+        even when a newer one's event comes first."""
+        pause = 1.0
+        scopes: list[str | None] = [*self.namespaces] or [None]
+        while True:
+            try:
+                for namespace in scopes:
+                    for body in await self.kube.list_custom(self.kind.plural, namespace):
+                        key = key_of(body)
+                        self.bodies.setdefault(key, body)
+                        self._claim(key, body)
+            except KubeError as exc:
+                log.warning(
+                    "cannot list %s yet, retrying in %.0fs: %s", self.kind.plural, pause, exc
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            self.primed.set()
+            return
+
+    async def _work(self) -> None:
+        await self.primed.wait()
+        while (key := await self.queue.get()) is not None:
+            await asyncio.sleep(0)  # fair to everything else on the loop
+            try:
+                await self.process(key)
+            except Exception:  # a bug must not kill the worker; it is retried with backoff
+                log.exception("%s %s/%s: reconcile failed", self.kind.kind, *key)
+                self._retry(key, None)
+            finally:
+                self.queue.done(key)
+
+    def _retry(self, key: Key, delay: float | None) -> None:
+        count = self.failures.get(key, 0) + 1
+        self.failures[key] = count
+        if delay is None:
+            cap = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(count, 10))
+            delay = random.uniform(cap / 2, cap)
+        self.queue.add_after(key, delay)
+
+    # --- one object ----------------------------------------------------------------------
+
+    async def process(self, key: Key) -> None:
+        body = self.bodies.get(key)
+        if body is None:
+            return
+        uid = str((body.get("metadata") or {}).get("uid", ""))
+        async with self.lock(uid):
+            if (body.get("metadata") or {}).get("deletionTimestamp"):
+                await self._finalize(key, body)
+            else:
+                await self._reconcile(key, body)
+
+    def _holder(self, key: Key, body: Mapping[str, Any]) -> Key | None:
+        holder = self.claims.holder(self.kind.claim(body))
+        return holder if holder is not None and holder != key else None
+
+    async def _reconcile(self, key: Key, body: dict[str, Any]) -> None:
+        ns, name = key
+        meta = body.get("metadata") or {}
+        version = str(meta.get("resourceVersion") or "") or None
+        adding = self.kind.finalizer not in (meta.get("finalizers") or [])
+        holder = self._holder(key, body)
+        finalizer = (
+            asyncio.create_task(self._add_finalizer(key, body))
+            if adding and holder is None
+            else None
+        )
+        outcome = await self.kind.reconcile(body, holder)
+        if finalizer is not None:
+            try:
+                version = await finalizer or version
+            except (KubeNotFound, KubeConflict):
+                return  # gone or changed: its watch event brings the key back
+        result = {"none": "ok", "temporary": "temporary_error", "permanent": "permanent_error"}
+        metrics.RECONCILES.labels(self.kind.kind, result[outcome.retry]).inc()
+        if outcome.writes:
+            metrics.KAPACITOR_WRITES.labels(self.kind.kind).inc(outcome.writes)
+        patch = status_patch(body.get("status") or {}, self.kind.status_dict(outcome))
+        if patch:
+            try:
+                written = await self.kube.patch_status(
+                    ns, self.kind.plural, name, patch, resource_version=version
+                )
+            except KubeConflict:
+                return  # it changed meanwhile: its watch event brings the key back
+            except KubeError as exc:
+                log.warning("%s %s/%s: status not written: %s", self.kind.kind, ns, name, exc)
+                self._retry(key, None)
+                return
+            if written is not None:
+                self.bodies[key] = written
+        self._emit(body, outcome.events)
+        if outcome.retry == "temporary":
+            self._retry(key, outcome.delay)
+        else:
+            self.failures.pop(key, None)
+
+    async def _add_finalizer(self, key: Key, body: Mapping[str, Any]) -> str | None:
+        """Add our finalizer; returns the new resourceVersion.
+
+        Raises:
+            KubeNotFound: the object is gone. KubeConflict: it changed meanwhile.
+        """
+        meta = body.get("metadata") or {}
+        finalizers = [*(meta.get("finalizers") or []), self.kind.finalizer]
+        written = await self.kube.patch_metadata(
+            key[0],
+            self.kind.plural,
+            key[1],
+            {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")},
+        )
+        if written is None:
+            raise KubeNotFound("gone")
+        self.bodies[key] = written
+        return str((written.get("metadata") or {}).get("resourceVersion") or "") or None
+
+    async def _finalize(self, key: Key, body: dict[str, Any]) -> None:
+        ns, name = key
+        result = await self.kind.finalize(body, self._holder(key, body))
+        self._emit(body, list(result.events))
+        if not result.done:
+            if result.status:
+                patch = status_patch(body.get("status") or {}, result.status)
+                if patch:
+                    try:
+                        written = await self.kube.patch_status(ns, self.kind.plural, name, patch)
+                        if written is not None:
+                            self.bodies[key] = written
+                    except KubeError as exc:  # the retry below tries again
+                        log.warning(
+                            "%s %s/%s: status not written: %s", self.kind.kind, ns, name, exc
+                        )
+            self._retry(key, result.delay)
+            return
+        meta = body.get("metadata") or {}
+        remaining = [f for f in meta.get("finalizers") or [] if f != self.kind.finalizer]
+        try:
+            await self.kube.patch_metadata(
+                ns,
+                self.kind.plural,
+                name,
+                {"finalizers": remaining, "resourceVersion": meta.get("resourceVersion")},
+            )
+        except KubeConflict:
+            pass  # it changed meanwhile: its watch event brings the key back
+        except KubeError as exc:
+            log.warning("%s %s/%s: finalizer not removed: %s", self.kind.kind, ns, name, exc)
+            self._retry(key, None)
+        else:
+            self.locks.pop(str(meta.get("uid", "")), None)
+            self.failures.pop(key, None)
+
+    def _emit(self, body: Mapping[str, Any], notes: list[EventNote]) -> None:
+        meta = body.get("metadata") or {}
+        involved = {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind") or self.kind.kind,
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        }
+        for note in notes:
+            task = asyncio.create_task(self._post(involved, note))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+
+    async def _post(self, involved: dict[str, Any], note: EventNote) -> None:
+        try:
+            await self.kube.create_event(
+                str(involved.get("namespace", "")),
+                involved,
+                note.type,
+                note.reason,
+                note.message,
+                component=self.component,
+            )
+        except KubeError as exc:
+            log.warning("Event %s on %s not posted: %s", note.reason, involved.get("name"), exc)

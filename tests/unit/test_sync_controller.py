@@ -1,0 +1,236 @@
+"""The sync controller: its work queue, claims, status patches, and one object's life
+(finalizer, status over the read version, retries, deletion) with a stand-in kind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapacitor_operator.k8s.errors import KubeConflict
+from kapacitor_operator.reconcile.outcome import EventNote, Outcome
+from kapacitor_operator.sync.claims import ClaimKey, Claims
+from kapacitor_operator.sync.controller import Finalized, SyncController, settled
+from kapacitor_operator.sync.queue import WorkQueue
+from kapacitor_operator.sync.status_patch import status_patch
+from tests.unit.fake_kube import FakeKube
+
+NS = "ns"
+FINALIZER = "kapacitor.operator.dev/finalizer"
+
+
+async def until(check: Callable[[], Any], limit: float = 5.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not (result := check()):
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+    return result
+
+
+# --- queue, claims, patches ----------------------------------------------------------------
+
+
+async def test_the_queue_merges_repeated_keys_and_reworks_a_key_added_while_active() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("a", "b", "a"):
+        queue.add(key)
+    assert await queue.get() == "a"
+    queue.add("a")  # while a is worked on
+    assert await queue.get() == "b"
+    queue.done("a")
+    assert await queue.get() == "a"
+    queue.done("a")
+    queue.done("b")
+    assert queue.idle
+
+
+async def test_delayed_keys_come_due_in_time_order() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_after("late", 0.2)
+    queue.add_after("soon", 0.05)
+    queue.add_after("late", 1.0)  # a later time never postpones an earlier one
+    assert await asyncio.wait_for(queue.get(), 1) == "soon"
+    assert await asyncio.wait_for(queue.get(), 1) == "late"
+    queue.forget("x")
+    queue.close()
+    assert await queue.get() is None
+
+
+def test_the_oldest_claimant_holds_a_claim() -> None:
+    claims = Claims()
+    claim: ClaimKey = ("http://k", "tick", "t")
+    claims.hold(("b", "young"), claim, "2026-01-02T00:00:00Z")
+    claims.hold(("a", "old"), claim, "2026-01-01T00:00:00Z")
+    assert claims.holder(claim) == ("a", "old")
+    claims.release(("a", "old"))
+    assert claims.holder(claim) == ("b", "young")
+    claims.hold(("b", "young"), ("http://k", "tick", "other"), "2026-01-02T00:00:00Z")
+    assert claims.holder(claim) is None
+    assert claims.claimed("http://k", "tick") == {"other"}
+
+
+def test_status_patches_carry_only_what_changed() -> None:
+    current = {"a": 1, "lastSyncedAt": "t0", "gone": 2, "kopf": {"x": 1}}
+    assert status_patch(current, {"a": 1, "lastSyncedAt": "t1"}) == {
+        "gone": None,
+        "lastSyncedAt": "t1",
+    }
+    assert status_patch({"a": 1, "lastSyncedAt": "t0"}, {"a": 1, "lastSyncedAt": "t1"}) == {}
+    assert status_patch(current, {"a": 2, "gone": 2, "lastSyncedAt": "t1"}) == {
+        "a": 2,
+        "lastSyncedAt": "t1",
+    }
+
+
+def test_settled_means_this_generation_reached_kapacitor() -> None:
+    def body(gen: int, observed: int, synced: str, cond_gen: int) -> dict[str, Any]:
+        cond = {"type": "Synced", "status": synced, "observedGeneration": cond_gen}
+        return {
+            "metadata": {"generation": gen},
+            "status": {"observedGeneration": observed, "conditions": [cond]},
+        }
+
+    assert settled(body(2, 2, "True", 2))
+    assert not settled(body(3, 2, "True", 2))
+    assert not settled(body(2, 2, "False", 2))
+    assert not settled(body(2, 2, "True", 1))
+
+
+# --- one object ----------------------------------------------------------------------------
+
+
+@dataclass
+class Kind:
+    """A stand-in kind: records calls; outcomes and deletions are scripted."""
+
+    kind: str = "Widget"
+    plural: str = "widgets"
+    finalizer: str = FINALIZER
+    outcomes: list[Outcome[dict[str, Any]]] = field(default_factory=list)
+    deletions: list[Finalized] = field(default_factory=list)
+    seen: list[tuple[str, Any]] = field(default_factory=list)
+
+    def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
+        return ("http://k", "tick", str((body.get("spec") or {}).get("id", "")))
+
+    async def reconcile(self, body: Mapping[str, Any], holder: Any) -> Outcome[dict[str, Any]]:
+        self.seen.append(("reconcile", holder))
+        gen = body["metadata"]["generation"]
+        if self.outcomes:
+            return self.outcomes.pop(0)
+        cond = {"type": "Synced", "status": "True", "observedGeneration": gen}
+        return Outcome(
+            status={"observedGeneration": gen, "conditions": [cond]},
+            events=[EventNote("Normal", "Synced", "ok")],
+        )
+
+    async def finalize(self, body: Mapping[str, Any], holder: Any) -> Finalized:
+        self.seen.append(("finalize", holder))
+        return self.deletions.pop(0) if self.deletions else Finalized(done=True)
+
+    def status_dict(self, outcome: Outcome[Any]) -> dict[str, Any]:
+        result: dict[str, Any] = outcome.status
+        return result
+
+
+def widget(name: str, created: str = "2026-01-01T00:00:00Z", ident: str = "w") -> dict[str, Any]:
+    return {
+        "apiVersion": "x/v1",
+        "kind": "Widget",
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created},
+        "spec": {"id": ident},
+    }
+
+
+async def controller_for(kube: FakeKube, kind: Kind) -> SyncController:
+    ctl = SyncController(kind, kube, workers=2)  # type: ignore[arg-type]
+    ctl.start()
+    await until(lambda: ctl.primed.is_set())
+    return ctl
+
+
+async def test_a_new_object_gets_its_finalizer_and_status_and_then_rests() -> None:
+    kube, kind = FakeKube(), Kind()
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    obj = await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    assert obj["observedGeneration"] == 1
+    assert (kube.get("widgets", NS, "a") or {})["metadata"]["finalizers"] == [FINALIZER]
+    writes = kube.status_writes()
+    assert len(writes) == 1, "one status write"
+    assert writes[0][3] != "None", "written over the version read"
+    # Its own echo (settled) costs nothing.
+    ctl.on_event("MODIFIED", kube.get("widgets", NS, "a") or {})
+    await until(lambda: ctl.queue.idle)
+    assert [s for s in kind.seen if s[0] == "reconcile"] == [("reconcile", None)]
+    assert {e["reason"] for e in kube.events} == {"Synced"}
+    await ctl.stop()
+
+
+async def test_a_restart_reconciles_nothing_that_is_settled() -> None:
+    kube, kind = FakeKube(), Kind()
+    body = widget("a")
+    body["metadata"]["finalizers"] = [FINALIZER]
+    cond = {"type": "Synced", "status": "True", "observedGeneration": 1}
+    body["status"] = {"observedGeneration": 1, "conditions": [cond]}
+    kube.put("widgets", body)
+    ctl = await controller_for(kube, kind)
+    ctl.on_event(None, kube.get("widgets", NS, "a") or {})
+    await until(lambda: ctl.queue.idle)
+    assert kind.seen == []
+    assert kube.status_writes() == []
+    await ctl.stop()
+
+
+async def test_the_younger_of_two_claimants_is_told_who_holds_it_even_if_seen_first() -> None:
+    kube, kind = FakeKube(), Kind()
+    kube.put("widgets", widget("young", "2026-01-02T00:00:00Z"))
+    kube.put("widgets", widget("old", "2026-01-01T00:00:00Z"))
+    ctl = await controller_for(kube, kind)
+    ctl.on_event(None, kube.get("widgets", NS, "young") or {})
+    await until(lambda: kind.seen)
+    assert kind.seen[0] == ("reconcile", (NS, "old"))
+    assert "finalizers" not in (kube.get("widgets", NS, "young") or {})["metadata"]
+    await ctl.stop()
+
+
+async def test_temporary_failures_are_retried_after_their_delay() -> None:
+    kube, kind = FakeKube(), Kind()
+    kind.outcomes = [Outcome(status={"observedGeneration": 1}, retry="temporary", delay=0.05)]
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(lambda: len(kind.seen) == 2)
+    await until(lambda: ctl.queue.idle)
+    assert ctl.failures == {}
+    await ctl.stop()
+
+
+async def test_a_status_write_over_a_changed_object_waits_for_its_new_version() -> None:
+    kube, kind = FakeKube(), Kind()
+    kube.status_errors = [KubeConflict("modified", status=409)]
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(lambda: ctl.queue.idle and kind.seen)
+    assert (kube.get("widgets", NS, "a") or {}).get("status") is None, "never forced"
+    ctl.on_event("MODIFIED", kube.get("widgets", NS, "a") or {})  # the change's watch event
+    await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    assert len(kind.seen) == 2
+    await ctl.stop()
+
+
+async def test_deletion_waits_for_kapacitor_and_says_why_then_lets_go() -> None:
+    kube, kind = FakeKube(), Kind()
+    why = {"conditions": [{"type": "Ready", "status": "False", "reason": "Deleting"}]}
+    kind.deletions = [Finalized(done=False, status=why, delay=0.05)]
+    body = widget("a")
+    body["metadata"]["finalizers"] = [FINALIZER]
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:01Z"
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("MODIFIED", kube.put("widgets", body))
+    await until(lambda: kube.get("widgets", NS, "a") is None)
+    assert [s[0] for s in kind.seen] == ["finalize", "finalize"]
+    writes = [c for c in kube.calls if c[0] == "patch_status"]
+    assert len(writes) == 1, "while waiting, the status said why"
+    await ctl.stop()
