@@ -49,7 +49,8 @@ class KubeAPI:
         return value if isinstance(value, str) else None
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """Decoded Secret data; None when the Secret is missing.
+        """Decoded Secret data; None when the Secret is missing. Bytes that are not UTF-8
+        become U+FFFD, so a binary key cannot crash a caller that never uses it.
 
         Raises:
             KubeError: any other API failure.
@@ -58,7 +59,7 @@ class KubeAPI:
         if secret is None:
             return None
         data: dict[str, str] = secret.get("data") or {}
-        return {k: base64.b64decode(v).decode("utf-8") for k, v in data.items()}
+        return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
 
     # --- Jobs, Pods, logs ---------------------------------------------------------------
 
