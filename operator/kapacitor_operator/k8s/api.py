@@ -244,6 +244,17 @@ class KubeAPI:
 
     # --- Events -------------------------------------------------------------------------
 
+    async def list_events(self, namespace: str, field_selector: str) -> list[dict[str, Any]]:
+        """core/v1 Events matching a field selector (e.g. `involvedObject.uid=...,
+        reason=FailedCreate`): how the Job controller says the API server refused a Pod.
+
+        Raises:
+            KubeError: any API failure.
+        """
+        params = {"fieldSelector": field_selector}
+        result = await self.client.json("GET", core_path(namespace, "events"), params=params)
+        return list(result.get("items") or [])
+
     async def create_event(
         self,
         namespace: str,

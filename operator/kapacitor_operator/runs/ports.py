@@ -54,6 +54,8 @@ class Kube(Protocol):
         self, namespace: str, pod: str, *, container: str | None, tail_lines: int, limit_bytes: int
     ) -> str | None: ...
 
+    async def list_events(self, namespace: str, field_selector: str) -> list[dict[str, Any]]: ...
+
     async def create_event(
         self,
         namespace: str,
