@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kapacitor_operator import conditions as c
-from kapacitor_operator.reconcile.taskrun_job import (
+from kapacitor_operator.reconcile.job_refusal import (
     job_refusal,
     next_pod_check,
     view_without_pods,

@@ -19,13 +19,8 @@ from kapacitor_operator.k8s.errors import (
     KubeUnavailable,
 )
 from kapacitor_operator.models.resources import TaskRun
-from kapacitor_operator.reconcile.taskrun_job import (
-    JobView,
-    build_job,
-    job_refusal,
-    view_job,
-    view_without_pods,
-)
+from kapacitor_operator.reconcile.job_refusal import job_refusal, view_without_pods
+from kapacitor_operator.reconcile.taskrun_job import JobView, build_job, view_job
 from kapacitor_operator.reconcile.taskrun_model import (
     AttemptObservation,
     AttemptResult,
