@@ -368,3 +368,63 @@ async def test_a_missing_kapacitortask_is_reported_at_once_and_waited_for(
     st = await until(lambda: world.ended("early"))
     assert st["phase"] == "Succeeded"
     await world.engine.drain(5)
+
+
+async def test_an_open_retry_is_never_attributed_the_run_it_retries(
+    emulator: EmulatorHandle, pool: ClientPool
+) -> None:
+    world = World(emulator, pool)
+    emulator.queue_outcomes(world.task_id, [{"status": "failed", "message": "first"}])
+    scheduled = format_time(datetime.now(UTC) - timedelta(minutes=5))
+    async with httpx.AsyncClient() as http:
+        first = await http.post(
+            f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{world.task_id}/runs",
+            json={"scheduledFor": scheduled},
+        )
+    failed_id = await until(lambda: world_run_id(world, scheduled))
+    started = format_time(datetime.now(UTC), millis=True)
+    body = {
+        "metadata": {"name": "retried", "namespace": NS},
+        "spec": {"taskRef": {"name": "job"}},
+        "status": {
+            "phase": "Running",
+            "taskID": world.task_id,
+            "attempt": 2,
+            "attempts": [
+                {
+                    "number": 1,
+                    "method": "manual",
+                    "externalID": failed_id,
+                    "scheduledFor": scheduled,
+                    "startedAt": started,
+                    "finishedAt": started,
+                    "endReason": "failed",
+                },
+                {
+                    "number": 2,
+                    "method": "retry",
+                    "retryOfRunID": failed_id,
+                    "scheduledFor": scheduled,
+                    "startedAt": started,
+                },
+            ],
+        },
+    }
+    world.engine.on_taskrun(None, world.kube.put("taskruns", body))
+    st = await until(lambda: world.ended("retried"))
+    second = st["attempts"][1]
+    assert second["endReason"] == "crashed"
+    assert second.get("externalID") != failed_id, "the retried run is not the retry's run"
+    assert first.status_code == 500
+    await world.engine.drain(5)
+
+
+def world_run_id(world: World, scheduled: str) -> str | None:
+    resp = httpx.get(
+        f"{world.emulator.base_url}/kapacitor/v1/api/v2/tasks/{world.task_id}/runs",
+        params={"afterTime": "2020-01-01T00:00:00Z"},
+    )
+    runs = [
+        r for r in resp.json()["runs"] if r["scheduledFor"] == scheduled and r["status"] == "failed"
+    ]
+    return runs[0]["id"] if runs else None

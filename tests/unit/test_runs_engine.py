@@ -299,3 +299,21 @@ async def test_a_job_written_but_never_created_is_created_on_attach(missing: boo
     await until(lambda: (NS, "backup-1") in kube.jobs)
     assert status(kube)["attempts"][0].get("endReason") is None
     await stop(engine)
+
+
+def test_a_reservation_is_released_only_by_its_owner() -> None:
+    from datetime import UTC, datetime
+
+    from kapacitor_operator.reconcile.run_registry import Reservations
+
+    held = Reservations()
+    key = ("http://k", "t")
+    assert held.reserve(key, "2026-01-01T00:00:17Z", "a")
+    assert held.reserve(key, "2026-01-01T00:00:17Z", "a"), "the owner may ask again"
+    assert not held.reserve(key, "2026-01-01T00:00:17Z", "b")
+    held.release(key, "2026-01-01T00:00:17Z", "b")  # not b's: nothing happens
+    assert not held.reserve(key, "2026-01-01T00:00:17Z", "c")
+    now = datetime(2026, 1, 1, 0, 0, 17, tzinfo=UTC)
+    assert held.reserve_near(key, now, "c") == "2026-01-01T00:00:16Z"
+    held.release(key, "2026-01-01T00:00:17Z", "a")
+    assert held.reserve(key, "2026-01-01T00:00:17Z", "b")

@@ -208,3 +208,22 @@ async def test_spec_disable_is_not_reported_as_drift() -> None:
     first = await sync(fake, make_task(tick_spec()))
     out = await sync(fake, make_task(tick_spec(enabled=False), first.status.dump(), 2))
     assert out.events == []
+
+
+def test_the_task_option_goes_after_the_imports() -> None:
+    from kapacitor_operator.models.kapacitortask import KapacitorTaskSpec
+    from kapacitor_operator.reconcile.desired import build_flux_script
+
+    spec = KapacitorTaskSpec.model_validate(
+        {
+            "type": "flux",
+            "every": "1h",
+            "flux": '// rollup\nimport "array"\nimport "strings"\n\narray.from(rows: [{v: 1}])\n',
+        }
+    )
+    assert build_flux_script(spec, "t") == (
+        '// rollup\nimport "array"\nimport "strings"\n\noption task = {name: "t", every: 1h}\n\n'
+        "array.from(rows: [{v: 1}])\n"
+    )
+    plain = KapacitorTaskSpec.model_validate({"type": "flux", "every": "1h", "flux": "x()"})
+    assert build_flux_script(plain, "t") == 'option task = {name: "t", every: 1h}\n\nx()\n'

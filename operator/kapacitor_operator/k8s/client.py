@@ -17,7 +17,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -61,9 +61,13 @@ class KubeClient:
         max_connections: int = MAX_CONNECTIONS,
         token_max_age: float = TOKEN_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Raises:
-        CredentialsError: the TLS material in the credentials is unusable.
+        """`headers` are sent with every request (the kubectl plugin's user agent and
+        `Impersonate-*` headers for `--as`).
+
+        Raises:
+            CredentialsError: the TLS material in the credentials is unusable.
         """
         self.credentials = credentials
         self._token = TokenSource(
@@ -85,7 +89,7 @@ class KubeClient:
             base_url=credentials.server,
             transport=transport,
             timeout=timeout,
-            headers={"User-Agent": f"kapacitor-operator/{__version__}"},
+            headers=_headers(headers),
             # Like kopf: no proxy or CA bundle from the environment, only the credentials.
             trust_env=False,
         )
@@ -196,6 +200,14 @@ class KubeClient:
                 request=f"{method} {path}",
             )
         return data
+
+
+def _headers(extra: Sequence[tuple[str, str]]) -> httpx.Headers:
+    """Our User-Agent (unless `extra` names one) plus `extra`, repeated names kept."""
+    agent = [("User-Agent", f"kapacitor-operator/{__version__}")]
+    if any(name.lower() == "user-agent" for name, _ in extra):
+        agent = []
+    return httpx.Headers([*agent, *extra])
 
 
 async def _pause(attempt: int) -> None:

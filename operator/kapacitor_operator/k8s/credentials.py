@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,22 +94,41 @@ def kubeconfig_paths(environ: Mapping[str, str], home: Path | None = None) -> li
     return [(home or Path.home()) / ".kube" / "config"]
 
 
-def load_kubeconfig(paths: list[Path]) -> KubeCredentials:
-    """The current context of the merged kubeconfig files (the first file to name wins).
+@dataclass(frozen=True)
+class ExecResult:
+    """What an `exec` credential plugin returned: a token, or a client certificate."""
+
+    token: str | None = field(default=None, repr=False)
+    client_cert_data: str | None = field(default=None, repr=False)
+    client_key_data: str | None = field(default=None, repr=False)
+
+
+# Runs a kubeconfig user's `exec` block (the block, the kubeconfig's directory, the
+# cluster entry). Only the kubectl plugin passes one: the operator refuses exec users.
+ExecRunner = Callable[[dict[str, Any], Path, dict[str, Any]], ExecResult]
+
+
+def load_kubeconfig(
+    paths: list[Path], *, context: str | None = None, exec_runner: ExecRunner | None = None
+) -> KubeCredentials:
+    """The current context (or `context`) of the merged kubeconfig files (the first file
+    to name an entry wins).
 
     Relative file references are relative to the file that holds them, as in kubectl.
+    `context` is kubectl's `--context` and `exec_runner` runs `exec` credential plugins,
+    both for the kubectl plugin; without a runner, `exec` users are refused.
 
     Raises:
         CredentialsError: no file exists, the context, cluster or user is missing or uses
             an unsupported authentication method, or a referenced file is unreadable.
     """
     merged = _merge([(p, _read_yaml(p)) for p in paths if p.is_file()], paths)
-    context_name = merged.current_context
+    context_name = context or merged.current_context
     if not context_name:
         raise CredentialsError(f"kubeconfig {merged.describe()} has no current-context")
-    context, _ = merged.entry("contexts", "context", context_name)
-    cluster, cluster_dir = merged.entry("clusters", "cluster", str(context.get("cluster", "")))
-    user_name = str(context.get("user", ""))
+    chosen, _ = merged.entry("contexts", "context", context_name)
+    cluster, cluster_dir = merged.entry("clusters", "cluster", str(chosen.get("cluster", "")))
+    user_name = str(chosen.get("user", ""))
     user, user_dir = merged.entry("users", "user", user_name) if user_name else ({}, Path("."))
     where = f"kubeconfig {merged.describe()} (context {context_name})"
     server = str(cluster.get("server") or "").rstrip("/")
@@ -117,15 +136,21 @@ def load_kubeconfig(paths: list[Path]) -> KubeCredentials:
         raise CredentialsError(f"{where}: cluster has no server")
     if cluster.get("proxy-url"):
         raise CredentialsError(f"{where}: cluster proxy-url is not supported")
-    token, token_file = _user_token(user, user_dir, where)
     cert = _data_or_file(user, "client-certificate", user_dir, where)
     key = _data_or_file(user, "client-key", user_dir, where)
+    if user.get("exec") and exec_runner is not None:
+        result = exec_runner(dict(user["exec"]), user_dir, cluster)
+        token, token_file = result.token, None
+        cert = result.client_cert_data or cert
+        key = result.client_key_data or key
+    else:
+        token, token_file = _user_token(user, user_dir, where)
     if bool(cert) != bool(key):
         raise CredentialsError(f"{where}: client certificate and client key come in pairs")
     return KubeCredentials(
         server=server,
         source=where,
-        namespace=str(context.get("namespace") or "default"),
+        namespace=str(chosen.get("namespace") or "default"),
         ca_data=_data_or_file(cluster, "certificate-authority", cluster_dir, where),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
         tls_server_name=str(cluster.get("tls-server-name") or "") or None,

@@ -33,6 +33,10 @@ class TickTask(Wire):
     created: str = ""
     modified: str = ""
     last_enabled: str = Field(default="", alias="last-enabled")
+    # What Kapacitor made of the script (`kubectl kapacitor show`): null when uncompilable
+    # or not executing.
+    dot: str | None = None
+    stats: dict[str, Any] | None = None
 
     @property
     def enabled(self) -> bool:

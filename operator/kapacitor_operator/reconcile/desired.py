@@ -153,8 +153,22 @@ def flux_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def split_flux_header(flux: str) -> tuple[str, str]:
+    """(package clause and imports with their comments, the rest). Flux allows statements
+    such as `option task` only after the imports."""
+    lines = flux.strip("\n").split("\n")
+    end = 0
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith(("package ", "import ")):
+            end = index + 1
+        elif text and not text.startswith("//"):
+            break
+    return "\n".join(lines[:end]).strip("\n"), "\n".join(lines[end:]).strip("\n")
+
+
 def build_flux_script(spec: KapacitorTaskSpec, name: str) -> str:
-    """The user's Flux with an `option task` record built from the spec prepended."""
+    """The user's Flux with an `option task` record built from the spec, after its imports."""
     options = [f"name: {flux_string(name)}"]
     if spec.every:
         options.append(f"every: {spec.every}")
@@ -162,8 +176,10 @@ def build_flux_script(spec: KapacitorTaskSpec, name: str) -> str:
         options.append(f"cron: {flux_string(spec.cron)}")
     if spec.offset:
         options.append(f"offset: {spec.offset}")
-    body = (spec.flux or "").strip("\n")
-    return "option task = {" + ", ".join(options) + "}\n\n" + body + "\n"
+    header, body = split_flux_header(spec.flux or "")
+    record = "option task = {" + ", ".join(options) + "}"
+    parts = [header, record, body] if header else [record, body]
+    return "\n\n".join(parts) + "\n"
 
 
 def build_desired(

@@ -36,33 +36,35 @@ def at_second(second: int) -> str:
 
 @dataclass
 class Reservations:
-    """scheduledFor seconds held by in-flight attempts, per task."""
+    """scheduledFor seconds held by in-flight attempts, per task, each by one owner (a
+    TaskRun), so a release never frees what someone else holds."""
 
-    held: dict[TaskKey, set[int]] = field(default_factory=lambda: defaultdict(set))
+    held: dict[TaskKey, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
 
-    def reserve(self, key: TaskKey, scheduled_for: str) -> bool:
-        """Hold exactly this scheduledFor; False when another attempt holds it."""
+    def reserve(self, key: TaskKey, scheduled_for: str, owner: str) -> bool:
+        """Hold exactly this scheduledFor; False when another owner holds it."""
         second = second_of(scheduled_for)
-        if second in self.held[key]:
-            return False
-        self.held[key].add(second)
-        return True
+        holder = self.held[key].setdefault(second, owner)
+        return holder == owner
 
-    def reserve_near(self, key: TaskKey, now: datetime) -> str | None:
+    def reserve_near(self, key: TaskKey, now: datetime, owner: str) -> str | None:
         """Hold the latest free second at or before `now` (a manual run's `now()`)."""
         latest = int(now.timestamp())
         taken = self.held[key]
         for second in range(latest, latest - LOOKBACK, -1):
-            if second not in taken:
-                taken.add(second)
+            if taken.setdefault(second, owner) == owner:
                 return at_second(second)
         return None
 
-    def release(self, key: TaskKey, scheduled_for: str | None) -> None:
-        if scheduled_for:
-            self.held[key].discard(second_of(scheduled_for))
-            if not self.held[key]:
-                del self.held[key]
+    def release(self, key: TaskKey, scheduled_for: str | None, owner: str) -> None:
+        """Give back `owner`'s hold on scheduledFor (another owner's stays)."""
+        if not scheduled_for:
+            return
+        second = second_of(scheduled_for)
+        if self.held[key].get(second) == owner:
+            del self.held[key][second]
+        if not self.held[key]:
+            del self.held[key]
 
 
 @dataclass

@@ -74,6 +74,9 @@ class ApiAttempt:
     scheduled_for: str
     timeout: float
     started_at: datetime
+    not_ours: frozenset[str] = frozenset()
+    """Runs that are known not to be this attempt's: the run it retries (same
+    scheduledFor) and the runs of the TaskRun's earlier attempts."""
 
     @property
     def key(self) -> TaskKey:
@@ -120,7 +123,7 @@ def failure_message(error_text: str, logs: list[str]) -> str:
 
 def matches(run: FluxRun, attempt: ApiAttempt, others: set[str]) -> bool:
     """Could `run` be this attempt's run? (not another attempt's, same scheduledFor)."""
-    if run.id in others or not run.scheduled_for:
+    if run.id in others or run.id in attempt.not_ours or not run.scheduled_for:
         return False
     if second_of(run.scheduled_for) != second_of(attempt.scheduled_for):
         return False

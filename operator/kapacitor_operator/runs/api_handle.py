@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from kapacitor_operator.kapacitor.errors import KapacitorError
-from kapacitor_operator.reconcile.run_registry import Claims, Reservations, ServerFacts
 from kapacitor_operator.reconcile.taskrun_api import (
     ApiAttempt,
     AttemptNotStarted,
@@ -30,7 +29,6 @@ from kapacitor_operator.reconcile.taskrun_model import (
     Live,
     NotStarted,
 )
-from kapacitor_operator.runs.slots import RunSlots
 
 log = logging.getLogger(__name__)
 FOLLOW_MAX = 30.0
@@ -137,20 +135,3 @@ class ApiHandle:
     @property
     def done(self) -> bool:
         return self.task is None or self.task.done()
-
-
-def release(
-    attempt: ApiAttempt,
-    *,
-    slots: RunSlots,
-    reservations: Reservations,
-    claims: Claims,
-    owner: str,
-) -> None:
-    """Give back what an attempt held: its run slot, scheduledFor and run claims."""
-    slots.release(attempt.server, owner)
-    reservations.release(attempt.key, attempt.scheduled_for)
-    claims.release(attempt.key, attempt.owner)
-
-
-__all__ = ["ApiHandle", "ServerFacts", "release"]

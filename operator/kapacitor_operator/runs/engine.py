@@ -148,6 +148,7 @@ class RunEngine:
             scheduled_for=prepared.scheduled_for,
             timeout=timeout,
             started_at=started_at,
+            not_ours=worker.earlier_runs(number) | {prepared.retry_of or ""},
         )
         ref: list[ApiHandle] = []
         handle = ApiHandle(
@@ -175,6 +176,7 @@ class RunEngine:
             scheduled_for=open_attempt.scheduledFor or "",
             timeout=timeout,
             started_at=parse_time(open_attempt.startedAt or "1970-01-01T00:00:00Z"),
+            not_ours=worker.earlier_runs(open_attempt.number) | {open_attempt.retryOfRunID or ""},
         )
         ref: list[ApiHandle] = []
         if target is None:
@@ -189,8 +191,11 @@ class RunEngine:
             )
             return handle, None
         held = None
-        if attempt.scheduled_for:
-            self.planner.reservations.reserve(attempt.key, attempt.scheduled_for)
+        # The run exists whoever else holds its second now; hold it only if free, so a
+        # release at the end never frees another attempt's.
+        if attempt.scheduled_for and self.planner.reservations.reserve(
+            attempt.key, attempt.scheduled_for, worker.uid
+        ):
             held = (attempt.server, attempt.task_id, attempt.scheduled_for)
         self.planner.slots.take(attempt.server, worker.uid)
         if open_attempt.externalID:

@@ -75,7 +75,7 @@ class Clients(Protocol):
 
 
 ResolveConnection = Callable[[KapacitorTask], Awaitable[Connection]]
-"""The connection a KapacitorTask names; raises reconcile.connection.MissingReference."""
+"""The connection a KapacitorTask names; raises reconcile.connection.ReferenceProblem."""
 
 
 def _now() -> datetime:

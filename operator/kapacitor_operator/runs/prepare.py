@@ -128,7 +128,7 @@ class Planner:
         """Give back an attempt's slot and scheduledFor; wake whoever waits for them."""
         self.slots.release(server, owner)
         key = (server, task_id)
-        self.reservations.release(key, scheduled_for)
+        self.reservations.release(key, scheduled_for, owner)
         for wake in self.waiting.pop(key, {}).values():
             wake()
 
@@ -175,10 +175,10 @@ class Planner:
                 )
             scheduled_for = original.scheduled_for
         if scheduled_for is None:
-            scheduled_for = self.reservations.reserve_near(key, now)
+            scheduled_for = self.reservations.reserve_near(key, now, owner)
             if scheduled_for is None:
                 return Waiting(f"Too many manual runs of task {target.task_id} in flight.")
-        elif not self.reservations.reserve(key, scheduled_for):
+        elif not self.reservations.reserve(key, scheduled_for, owner):
             self.waiting.setdefault(key, {})[owner] = wake
             return Waiting(
                 f"Another attempt of task {target.task_id} runs with scheduledFor "

@@ -149,6 +149,12 @@ class RunWorker:
         if isinstance(self.handle, ApiHandle):
             self.handle.abandon(message)
 
+    def earlier_runs(self, number: int) -> frozenset[str]:
+        """The Kapacitor runs of this TaskRun's attempts before `number`."""
+        return frozenset(
+            a.externalID for a in self.status.attempts or [] if a.number < number and a.externalID
+        )
+
     @property
     def runs_in_kapacitor(self) -> bool:
         return isinstance(self.handle, ApiHandle)
