@@ -10,7 +10,17 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
+
+from kapacitor_operator.urls import (
+    UrlError,
+    UrlPolicy,
+    has_userinfo,
+    parse_origin,
+    parse_pattern,
+    redact_url,
+)
 
 ENV = {
     "kapacitor_url": "KAPACITOR_URL",
@@ -33,10 +43,12 @@ ENV = {
     "worker_limit": "OPERATOR_WORKER_LIMIT",
     "max_runs_per_server": "OPERATOR_MAX_RUNS_PER_SERVER",
     "drain_timeout": "OPERATOR_DRAIN_TIMEOUT",
+    "allowed_kapacitor_urls": "OPERATOR_ALLOWED_KAPACITOR_URLS",
+    "require_https": "OPERATOR_REQUIRE_HTTPS",
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Operator configuration. Secrets (password, token) never appear in repr or logs."""
 
@@ -63,10 +75,37 @@ class Settings:
     max_runs_per_server: int = 100
     # On SIGTERM, how long in-flight Kapacitor runs may take to finish (issue 11).
     drain_timeout: float = 300.0
+    # Kapacitor URLs resources may name besides KAPACITOR_URL's origin (issue 12); see
+    # kapacitor_operator.urls for the pattern syntax.
+    allowed_kapacitor_urls: tuple[str, ...] = ()
+    require_https: bool = False
 
     @property
     def cluster_wide(self) -> bool:
         return not self.namespaces
+
+    @cached_property
+    def url_policy(self) -> UrlPolicy:
+        """Which Kapacitor URLs resources may name.
+
+        Raises:
+            UrlError: the configuration is inconsistent (validate() reports it first).
+        """
+        return UrlPolicy.build(
+            self.kapacitor_url, self.allowed_kapacitor_urls, require_https=self.require_https
+        )
+
+    def __repr__(self) -> str:
+        # Written to the log at start-up: secrets stay out, the URL is redacted.
+        shown = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "kapacitor_url":
+                value = redact_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
 
 def _convert(name: str, raw: str) -> Any:
@@ -152,3 +191,43 @@ def validate(settings: Settings) -> None:
         raise ValueError("drain timeout must not be negative")
     if settings.kapacitor_password and not settings.kapacitor_username:
         raise ValueError("KAPACITOR_PASSWORD needs KAPACITOR_USERNAME")
+    validate_urls(settings)
+
+
+def validate_urls(settings: Settings) -> None:
+    """The default Kapacitor URL and the URL policy (issue 12). Messages name the
+    variable, never a credential.
+
+    Raises:
+        ValueError: KAPACITOR_URL carries credentials or is malformed, a pattern of
+            OPERATOR_ALLOWED_KAPACITOR_URLS is malformed, or https is required of an
+            http URL.
+    """
+    if has_userinfo(settings.kapacitor_url):
+        raise ValueError(
+            "KAPACITOR_URL (--kapacitor-url) must not contain credentials (user:password@): "
+            "set KAPACITOR_USERNAME and KAPACITOR_PASSWORD, or KAPACITOR_TOKEN (Helm: "
+            "kapacitor.existingSecret) instead"
+        )
+    for pattern in settings.allowed_kapacitor_urls:
+        if has_userinfo(pattern):
+            raise ValueError(
+                "OPERATOR_ALLOWED_KAPACITOR_URLS must not contain credentials (user:password@)"
+            )
+    try:
+        parse_origin(settings.kapacitor_url)
+    except UrlError as exc:
+        raise ValueError(f"KAPACITOR_URL: {exc}: {redact_url(settings.kapacitor_url)}") from exc
+    try:
+        patterns = [parse_pattern(p) for p in settings.allowed_kapacitor_urls if p != "*"]
+    except UrlError as exc:
+        raise ValueError(f"OPERATOR_ALLOWED_KAPACITOR_URLS: {exc}") from exc
+    if settings.require_https:
+        if not settings.kapacitor_url.lower().startswith("https://"):
+            raise ValueError("OPERATOR_REQUIRE_HTTPS is on, but KAPACITOR_URL uses http")
+        plain = [p.text for p in patterns if p.scheme != "https"]
+        if plain:
+            raise ValueError(
+                "OPERATOR_REQUIRE_HTTPS is on, but OPERATOR_ALLOWED_KAPACITOR_URLS allows "
+                f"http: {', '.join(plain)}"
+            )

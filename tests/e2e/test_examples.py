@@ -134,7 +134,15 @@ def test_credentials_example_against_a_kapacitor_with_auth(
     auth = ["--username", "operator", "--password", "change-me"]
     with (
         running_emulator("memory", auth) as emu,
-        make_operator(control_plane, kube.ns, "http://127.0.0.1:1", tmp_path / "op") as op,
+        # The example's server is not the default connection: the operator must be told
+        # that resources may name it (OPERATOR_ALLOWED_KAPACITOR_URLS, issue 12).
+        make_operator(
+            control_plane,
+            kube.ns,
+            "http://127.0.0.1:1",
+            tmp_path / "op",
+            OPERATOR_ALLOWED_KAPACITOR_URLS=emu.base_url,
+        ) as op,
     ):
         kube.apply(
             example(

@@ -229,6 +229,7 @@ NEEDED_IN_NAMESPACE = [
     ("get", "configmaps", ""),
     ("get", "secrets", ""),
     ("create", "events", ""),
+    ("list", "events", ""),
 ]
 
 # Close to what is needed, but not needed: each must be denied everywhere.

@@ -165,11 +165,15 @@ def env(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -
         running_emulator("memory", ["--username", "kapa", "--password", PASSWORD]) as auth,
         running_kapacitord() as kapacitord,
     ):
+        # Resources name the other Kapacitors too: the operator must be told it may call
+        # them (OPERATOR_ALLOWED_KAPACITOR_URLS; only the default is allowed otherwise).
+        others = (none_emulator.base_url, auth.base_url, kapacitord.base_url)
         operator = OperatorProcess(
             kubeconfig=cp.kubeconfig_path,
             kapacitor_url=emulator.base_url,
             namespaces=namespaces[:2],
             log_dir=tmp / "operator",
+            env={"OPERATOR_ALLOWED_KAPACITOR_URLS": ",".join(others)},
         )
         operator.start()
         try:

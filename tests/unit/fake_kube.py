@@ -26,6 +26,8 @@ class FakeKube:
     pods: dict[tuple[str, str], list[Obj]] = field(default_factory=dict)
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    job_events: list[dict[str, Any]] = field(default_factory=list)
+    """What the Job controller recorded (FailedCreate), as list_events returns it."""
     calls: list[tuple[str, ...]] = field(default_factory=list)
     job_error: KubeError | None = None
     status_errors: list[KubeError] = field(default_factory=list)
@@ -169,6 +171,22 @@ class FakeKube:
     ) -> str | None:
         self.calls.append(("pod_log", pod))
         return self.logs.get((namespace, pod))
+
+    async def list_events(self, namespace: str, field_selector: str) -> list[Obj]:
+        """Events of `job_events` matching `involvedObject.uid|name=...,reason=...`."""
+        self.calls.append(("list_events", field_selector))
+        wanted = dict(part.split("=", 1) for part in field_selector.split(","))
+        found = []
+        for event in self.job_events:
+            involved = event.get("involvedObject") or {}
+            fields = {
+                "involvedObject.uid": involved.get("uid"),
+                "involvedObject.name": involved.get("name"),
+                "reason": event.get("reason"),
+            }
+            if all(fields.get(k) == v for k, v in wanted.items()):
+                found.append(copy.deepcopy(event))
+        return found
 
     async def create_event(
         self,

@@ -230,6 +230,95 @@ def test_repr_hides_secrets() -> None:
     assert PASSWORD not in str(settings)
 
 
+# --- Kapacitor URLs (issue 12) -------------------------------------------------------------
+
+URL_PASSWORD = "url-pw-Jd83Kq"
+
+
+@pytest.mark.parametrize(
+    "url", [f"http://alice:{URL_PASSWORD}@k:9092", f"https://{URL_PASSWORD}@k", "http://alice@k"]
+)
+def test_credentials_in_kapacitor_url_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="KAPACITOR_URL") as caught:
+        settings_from_env({"KAPACITOR_URL": url})
+    assert "must not contain credentials" in str(caught.value)
+    assert URL_PASSWORD not in str(caught.value)
+    assert "alice" not in str(caught.value)
+
+
+def test_credentials_in_the_kapacitor_url_flag_are_refused() -> None:
+    args = parse_flags(["--kapacitor-url", f"http://u:{URL_PASSWORD}@k"])
+    with pytest.raises(ValueError, match="KAPACITOR_URL") as caught:
+        apply_arguments(Settings(), args)
+    assert URL_PASSWORD not in str(caught.value)
+
+
+def test_run_refuses_a_url_with_credentials_without_printing_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAPACITOR_URL", f"http://alice:{URL_PASSWORD}@kapacitor:9092")
+    with pytest.raises(SystemExit) as caught:
+        main(["run"])
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    assert "KAPACITOR_URL" in captured.err
+    assert URL_PASSWORD not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KAPACITOR_URL": "kapacitor:9092"}, "KAPACITOR_URL: not a URL"),
+        ({"KAPACITOR_URL": "ftp://kapacitor"}, "KAPACITOR_URL: scheme 'ftp'"),
+        ({"OPERATOR_ALLOWED_KAPACITOR_URLS": "http://k/path"}, "OPERATOR_ALLOWED_KAPACITOR_URLS"),
+        (
+            {"OPERATOR_ALLOWED_KAPACITOR_URLS": f"http://u:{URL_PASSWORD}@k"},
+            "OPERATOR_ALLOWED_KAPACITOR_URLS must not contain credentials",
+        ),
+        ({"OPERATOR_REQUIRE_HTTPS": "true"}, "OPERATOR_REQUIRE_HTTPS is on, but KAPACITOR_URL"),
+        (
+            {
+                "OPERATOR_REQUIRE_HTTPS": "true",
+                "KAPACITOR_URL": "https://k",
+                "OPERATOR_ALLOWED_KAPACITOR_URLS": "https://a,http://b:9092",
+            },
+            "allows http: http://b:9092",
+        ),
+    ],
+)
+def test_inconsistent_url_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        settings_from_env(env)
+    assert URL_PASSWORD not in str(caught.value)
+
+
+def test_url_policy_from_env() -> None:
+    settings = settings_from_env(
+        {
+            "KAPACITOR_URL": "https://k.monitoring:9092",
+            "OPERATOR_ALLOWED_KAPACITOR_URLS": "https://*.team-a.svc:9092, https://k2:*",
+            "OPERATOR_REQUIRE_HTTPS": "yes",
+        }
+    )
+    assert settings.allowed_kapacitor_urls == ("https://*.team-a.svc:9092", "https://k2:*")
+    policy = settings.url_policy
+    assert policy.refusal("https://k.monitoring:9092") is None
+    assert policy.refusal("https://kapacitor.team-a.svc:9092") is None
+    assert policy.refusal("https://k2:1") is None
+    assert policy.refusal("https://kapacitor.team-b.svc:9092") is not None
+
+
+def test_default_policy_allows_only_the_default_connection() -> None:
+    policy = Settings().url_policy
+    assert policy.refusal("http://kapacitor:9092") is None
+    assert policy.refusal("http://kapacitor.other:9092") is not None
+
+
+def test_repr_redacts_the_url() -> None:
+    settings = Settings(kapacitor_url=f"http://u:{URL_PASSWORD}@k")  # never validated
+    assert URL_PASSWORD not in repr(settings)
+
+
 # --- command line -------------------------------------------------------------------------
 
 

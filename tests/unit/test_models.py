@@ -89,3 +89,35 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:pw-x1@kapacitor:9092", "http://token@kapacitor", "http://evil\\@kapacitor"],
+)
+def test_kapacitor_url_with_credentials_is_rejected(url: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        KapacitorTaskSpec.model_validate(
+            {"type": "stream", "script": "x", "kapacitor": {"url": url}}
+        )
+    assert "must not contain credentials" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("url", ["http://k.monitoring:9092", "https://[fd00::1]:9092/base"])
+def test_kapacitor_url_accepts_hosts(url: str) -> None:
+    spec = KapacitorTaskSpec.model_validate(
+        {"type": "stream", "script": "x", "kapacitor": {"url": url}}
+    )
+    assert spec.kapacitor is not None
+    assert spec.kapacitor.url == url
+
+
+def test_validation_errors_never_repeat_the_input() -> None:
+    body = {
+        "metadata": {"name": "t", "namespace": "ns", "uid": "u"},
+        "spec": {"type": "stream", "script": "x", "kapacitor": {"url": "http://u:pw-Zq81@k"}},
+    }
+    with pytest.raises(ValidationError) as excinfo:
+        parse_kapacitortask(body)
+    assert "pw-Zq81" not in str(excinfo.value)
+    assert "pw-Zq81" not in repr(excinfo.value)

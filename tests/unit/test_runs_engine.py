@@ -242,6 +242,20 @@ async def test_a_running_job_attempt_does_not_wake_up_by_itself() -> None:
     engine.on_taskrun(None, kube.put("taskruns", taskrun()))
     await until(lambda: (NS, "backup-1") in kube.jobs)
     await until(lambda: status(kube).get("attempts"))
+    # Running: its Pod exists (a Job without a Pod is looked at a few times, in case the
+    # API server refuses its Pods: test_job_refusal.py).
+    job = kube.jobs[(NS, "backup-1")]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    running = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+    kube.pods[(NS, "backup-1")] = [
+        {
+            "metadata": {"name": "backup-1-abc", "labels": labels},
+            "status": {"containerStatuses": [{"name": "main", "state": running}]},
+        }
+    ]
+    seen = len(kube.calls)
+    engine.on_owned(job)
+    await until(lambda: ("job_pods", "backup-1") in kube.calls[seen:])
     calls = len(kube.calls)
     await asyncio.wait([asyncio.ensure_future(asyncio.sleep(0.5))])
     assert len(kube.calls) == calls, kube.calls[calls:]

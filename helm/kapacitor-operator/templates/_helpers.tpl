@@ -131,10 +131,13 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# kopf and the TaskRun engine post Events about the objects they handle (POST only).
+# kopf and the TaskRun engine post Events about the objects they handle (create); the
+# engine lists the Job controller's FailedCreate Events of an attempt's Job that has no
+# Pod, by field selector: the only place the API server says why it refused the Pod
+# (Pod Security Admission, quota).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "list"]
 {{- end }}
 
 {{/*

@@ -21,8 +21,9 @@ from kapacitor_operator.handlers.common import emit, utcnow
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
+from kapacitor_operator.kapacitor.pool import InvalidCABundle
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
-from kapacitor_operator.reconcile.connection import MissingReference, resolve_connection
+from kapacitor_operator.reconcile.connection import ReferenceProblem, resolve_connection
 from kapacitor_operator.reconcile.flux_runs import (
     LABEL_TASK,
     LABEL_TRIGGER,
@@ -105,9 +106,17 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
                 task.spec.kapacitor, task.namespace, settings, runtime.kube
             )
             poll = await poll_runs(runtime.pool.get(conn), task)
-        except (ValidationError, MissingReference, KapacitorError, KubeError) as exc:
-            # The sync handler reports an unreachable Kapacitor or a missing Secret in the
-            # Ready/Synced conditions; nothing is lost: the mark has not moved.
+        except (
+            ValidationError,
+            ReferenceProblem,
+            InvalidCABundle,
+            KapacitorError,
+            KubeError,
+        ) as exc:
+            # Not lost, not silent: the sync handler reports the same connection (an
+            # unreachable Kapacitor, a URL not allowed, a missing, forbidden or malformed
+            # Secret) in the Ready/Synced conditions with a Warning Event, and the mark has
+            # not moved, so every failed run is still retried once this is fixed.
             log.info("run poll of %s/%s skipped: %s", task_ns(body), task_name(body), exc)
             return
         recent = [r.model_dump(mode="json", exclude_none=True) for r in poll.recent]

@@ -20,23 +20,27 @@ from kapacitor_operator.handlers.common import (
     utcnow,
 )
 from kapacitor_operator.handlers.runtime import Runtime
-from kapacitor_operator.k8s.errors import KubeError
+from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
+from kapacitor_operator.kapacitor.pool import InvalidCABundle
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.connection import (
-    MissingReference,
+    FORBIDDEN_RETRY,
+    REFERENCE_RETRY,
+    ReferenceProblem,
+    UrlNotAllowed,
     connection_url,
     resolve_connection,
 )
 from kapacitor_operator.reconcile.desired import DesiredStateError, build_desired, default_task_id
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
-from kapacitor_operator.reconcile.task_delete import delete_from_kapacitor
+from kapacitor_operator.reconcile.task_delete import delete_from_kapacitor, orphaned
 from kapacitor_operator.reconcile.task_status import status_failed
 from kapacitor_operator.reconcile.task_sync import failure_outcome, sync_task
+from kapacitor_operator.urls import redact_url
 
 PLURAL = "kapacitortasks"
-REFERENCE_RETRY = 60.0
 
 
 def claim_key(
@@ -81,6 +85,19 @@ def invalid_outcome(
     )
 
 
+def reference_outcome(
+    task: KapacitorTask, exc: ReferenceProblem, *, now: str
+) -> Outcome[KapacitorTaskStatus]:
+    """A connection or reference that cannot be used: its reason, retried slowly, or not
+    at all when only a change of the spec or of the operator's configuration helps."""
+    message = exc.message if exc.message.endswith(".") else f"{exc.message}."
+    if exc.permanent:
+        return invalid_outcome(task, exc.reason, message, now=now, retry="permanent")
+    return invalid_outcome(
+        task, exc.reason, message, now=now, retry="temporary", delay=exc.retry_after
+    )
+
+
 async def reconcile(
     task: KapacitorTask, runtime: Runtime, claims: Any
 ) -> Outcome[KapacitorTaskStatus]:
@@ -92,11 +109,13 @@ async def reconcile(
     holder = claim_holder(claims, key)
     if holder is not None and (holder[1], holder[2]) != (task.namespace, task.name):
         message = (
-            f"Kapacitor task {key[2]} on {key[0]} is already managed by KapacitorTask "
-            f"{holder[1]}/{holder[2]}; this resource changes nothing."
+            f"Kapacitor task {key[2]} on {redact_url(key[0])} is already managed by "
+            f"KapacitorTask {holder[1]}/{holder[2]}; this resource changes nothing."
         )
         return invalid_outcome(task, c.CONFLICT, message, now=now, retry="permanent")
     try:
+        # The URL policy first: a resource outside it never makes the operator read a
+        # Secret or a ConfigMap, nor send anything (issue 12).
         connection = await resolve_connection(
             task.spec.kapacitor, task.namespace, runtime.settings, runtime.kube
         )
@@ -116,17 +135,25 @@ async def reconcile(
                     delay=REFERENCE_RETRY,
                 )
         desired = build_desired(task.spec, namespace=task.namespace, name=task.name, script=script)
-    except MissingReference as exc:
-        return invalid_outcome(
-            task, c.SECRET_NOT_FOUND, f"{exc}.", now=now, retry="temporary", delay=REFERENCE_RETRY
-        )
+        client = runtime.pool.get(connection)
+    except ReferenceProblem as exc:
+        return reference_outcome(task, exc, now=now)
     except DesiredStateError as exc:
         return invalid_outcome(task, c.INVALID_SPEC, str(exc), now=now, retry="permanent")
+    except InvalidCABundle as exc:  # KAPACITOR_CA_FILE changed between check and use
+        message = f"KAPACITOR_CA_FILE: {exc}."
+        return invalid_outcome(
+            task, c.INVALID_CA, message, now=now, retry="temporary", delay=REFERENCE_RETRY
+        )
+    except KubeForbidden as exc:
+        message = f"The operator may not read a ConfigMap the spec names: {exc.message}"
+        return invalid_outcome(
+            task, c.FORBIDDEN, message, now=now, retry="temporary", delay=FORBIDDEN_RETRY
+        )
     except KubeError as exc:
         return invalid_outcome(
-            task, c.UNAVAILABLE, f"Kubernetes API error: {exc}", now=now, retry="temporary"
+            task, c.KUBERNETES_ERROR, f"Kubernetes API error: {exc}", now=now, retry="temporary"
         )
-    client = runtime.pool.get(connection)
     return await sync_task(task, desired, client, now=now)
 
 
@@ -220,25 +247,45 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         holder = claim_holder(kwargs["kapacitortask_claims"], key)
         if holder is not None and (holder[1], holder[2]) != (task.namespace, task.name):
             return  # another resource manages this Kapacitor task: leave it alone
+        if task.spec.deletionPolicy == "Orphan":
+            # Nothing to do in Kapacitor: neither its URL nor its Secrets matter.
+            runtime.locks.pop(task.uid, None)
+            emit(body, [orphaned(task).event])
+            return
         try:
             async with runtime.lock(task.uid):
                 connection = await resolve_connection(
                     task.spec.kapacitor, task.namespace, settings, runtime.kube
                 )
                 result = await delete_from_kapacitor(task, runtime.pool.get(connection))
-        except MissingReference as exc:
+        except UrlNotAllowed as exc:
+            # The operator may not call that server (never could, or no longer may): it
+            # cannot delete there, and holding the resource forever would help nobody.
+            message = f"{exc.message} The task was left in Kapacitor, as with Orphan."
+            kopf.warn(body, reason=exc.reason, message=message)
+            runtime.locks.pop(task.uid, None)
+            return
+        except ReferenceProblem as exc:
             message = (
-                f"{exc}; cannot delete from Kapacitor. Restore it, or set "
+                f"{exc.message}; cannot delete from Kapacitor. Fix it, or set "
                 "spec.deletionPolicy: Orphan to let the resource go."
             )
-            kopf.warn(body, reason=c.SECRET_NOT_FOUND, message=message)
+            kopf.warn(body, reason=exc.reason, message=message)
+            raise kopf.TemporaryError(message, delay=exc.retry_after or REFERENCE_RETRY) from exc
+        except InvalidCABundle as exc:
+            message = f"KAPACITOR_CA_FILE: {exc}; cannot delete from Kapacitor."
+            kopf.warn(body, reason=c.INVALID_CA, message=message)
             raise kopf.TemporaryError(message, delay=REFERENCE_RETRY) from exc
+        except KubeError as exc:
+            message = f"Kubernetes API error: {exc}; cannot delete from Kapacitor."
+            kopf.warn(body, reason=c.KUBERNETES_ERROR, message=message)
+            raise kopf.TemporaryError(message, delay=backoff_delay(retry)) from exc
         except KapacitorError as exc:
             outcome = failure_outcome(
                 task,
                 exc,
                 now=utcnow(),
-                url=connection_url(task.spec.kapacitor, settings),
+                url=redact_url(connection_url(task.spec.kapacitor, settings)),
                 desired_hash=None,
             )
             emit(body, outcome.events)

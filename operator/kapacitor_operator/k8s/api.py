@@ -51,7 +51,8 @@ class KubeAPI:
         return value if isinstance(value, str) else None
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """Decoded Secret data; None when the Secret is missing.
+        """Decoded Secret data; None when the Secret is missing. Bytes that are not UTF-8
+        become U+FFFD, so a binary key cannot crash a caller that never uses it.
 
         Raises:
             KubeError: any other API failure.
@@ -60,7 +61,7 @@ class KubeAPI:
         if secret is None:
             return None
         data: dict[str, str] = secret.get("data") or {}
-        return {k: base64.b64decode(v).decode("utf-8") for k, v in data.items()}
+        return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
 
     # --- Jobs, Pods, logs ---------------------------------------------------------------
 
@@ -280,6 +281,17 @@ class KubeAPI:
         await self.delete_custom(namespace, "taskruns", name)
 
     # --- Events -------------------------------------------------------------------------
+
+    async def list_events(self, namespace: str, field_selector: str) -> list[dict[str, Any]]:
+        """core/v1 Events matching a field selector (e.g. `involvedObject.uid=...,
+        reason=FailedCreate`): how the Job controller says the API server refused a Pod.
+
+        Raises:
+            KubeError: any API failure.
+        """
+        params = {"fieldSelector": field_selector}
+        result = await self.client.json("GET", core_path(namespace, "events"), params=params)
+        return list(result.get("items") or [])
 
     async def create_event(
         self,

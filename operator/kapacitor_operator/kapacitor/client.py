@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from kapacitor_operator.kapacitor.errors import (
     classify,
 )
 from kapacitor_operator.kapacitor.schemas import FluxRun, FluxTask, FluxTaskPage, LogEvent, TickTask
+from kapacitor_operator.kapacitor.scrub import Scrubber
 
 BASE = "/kapacitor/v1"
 FLUX = f"{BASE}/api/v2/tasks"
@@ -32,6 +34,7 @@ FLUX = f"{BASE}/api/v2/tasks"
 Observer = Callable[[str, str, str, float], None]
 
 _IDEMPOTENT = {"GET", "HEAD", "DELETE"}
+_TLS_REASON = re.compile(r"\[SSL: [A-Z0-9_]+\][^(\n]*")
 _RETRY_STATUSES = {502, 503, 504}
 
 
@@ -49,6 +52,15 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(<redacted>)"
 
 
+def transport_detail(exc: httpx.TransportError) -> str:
+    """The failure's class, and for TLS failures OpenSSL's reason (`[SSL:
+    CERTIFICATE_VERIFY_FAILED] certificate verify failed: ...`), which says what to fix.
+    Never the rest of the exception's text: it may quote the request."""
+    match = _TLS_REASON.search(str(exc))
+    name = type(exc).__name__
+    return f"{name} ({match.group(0).strip()})" if match else name
+
+
 def default_timeout(read: float = 10.0) -> httpx.Timeout:
     return httpx.Timeout(connect=5.0, read=read, write=10.0, pool=10.0)
 
@@ -64,8 +76,12 @@ class KapacitorClient:
         quick_retries: int = 2,
         run_http: httpx.AsyncClient | None = None,
         max_in_flight: int = 50,
+        scrub: Scrubber | None = None,
     ) -> None:
         self._http = http
+        # Error texts come from the server: a server that echoes the request must not put
+        # the credentials it was sent into a condition (issue 12).
+        self._scrub = scrub or Scrubber()
         # Manual runs and retries hold their connection until the run ends: they get a
         # pool of their own so long runs never starve ordinary calls.
         self._run_http = run_http or http
@@ -138,7 +154,7 @@ class KapacitorClient:
             except httpx.TransportError as exc:
                 self._observe(endpoint, method, "error", started)
                 last = KapacitorUnavailable(
-                    f"cannot reach Kapacitor: {type(exc).__name__}",
+                    f"cannot reach Kapacitor: {transport_detail(exc)}",
                     endpoint=endpoint,
                     never_sent=isinstance(exc, httpx.ConnectError),
                 )
@@ -153,6 +169,8 @@ class KapacitorClient:
                 endpoint=endpoint,
                 retry_after=response.headers.get("Retry-After"),
             )
+            error.message = self._scrub(error.message)
+            error.args = (error.message,)
             if response.status_code in _RETRY_STATUSES:
                 last = error
                 continue

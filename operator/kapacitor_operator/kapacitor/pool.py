@@ -15,6 +15,29 @@ from kapacitor_operator.kapacitor.client import (
     Observer,
     default_timeout,
 )
+from kapacitor_operator.kapacitor.scrub import Scrubber, secret_forms
+
+
+class InvalidCABundle(ValueError):
+    """A CA bundle that does not load. The message never quotes the bundle."""
+
+
+def ssl_context(*, ca_pem: str = "", ca_file: str = "") -> ssl.SSLContext:
+    """A verifying TLS context trusting the given CA bundle (PEM text or a file).
+
+    Raises:
+        InvalidCABundle: no certificate could be loaded, or the file cannot be read.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file or None, cadata=ca_pem or None)
+    except ssl.SSLError as exc:
+        # OpenSSL's reason (e.g. NO_CERTIFICATE_OR_CRL_FOUND) names the problem, not the data.
+        detail = exc.reason or "not PEM certificates"
+        raise InvalidCABundle(f"no CA certificate could be loaded ({detail})") from None
+    except OSError as exc:
+        raise InvalidCABundle(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except (ValueError, TypeError):
+        raise InvalidCABundle("is not PEM text") from None
 
 
 @dataclass(frozen=True)
@@ -47,13 +70,15 @@ class Connection:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify`: off, a context trusting the CA bundle, or the system's CAs.
+
+        Raises:
+            InvalidCABundle: the CA bundle does not load.
+        """
         if self.insecure_skip_verify:
             return False
         if self.ca_pem or self.ca_file:
-            context = ssl.create_default_context(
-                cafile=self.ca_file or None, cadata=self.ca_pem or None
-            )
-            return context
+            return ssl_context(ca_pem=self.ca_pem, ca_file=self.ca_file)
         return True
 
     def auth(self) -> httpx.Auth | None:
@@ -86,7 +111,11 @@ class ClientPool:
         )
 
     def get(self, connection: Connection) -> KapacitorClient:
-        """The client for this connection, created on first use."""
+        """The client for this connection, created on first use.
+
+        Raises:
+            InvalidCABundle: the connection's CA bundle does not load.
+        """
         key = connection.fingerprint()
         client = self._clients.get(key)
         if client is None:
@@ -107,6 +136,9 @@ class ClientPool:
                 observer=self._observer,
                 run_http=run_http,
                 max_in_flight=self._limits.max_connections or 50,
+                scrub=Scrubber(
+                    secret_forms(connection.username, connection.password, connection.token)
+                ),
             )
             self._clients[key] = client
         return client

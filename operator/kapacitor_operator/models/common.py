@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from kapacitor_operator.urls import URL_HOST_PATTERN, USERINFO_PATTERN, UrlError, parse_origin
 
 # Kapacitor's TICKscript/template ID rule (services/task_store): letters (Unicode),
 # ASCII digits, '-', '.', '_'. RE2 (Kubernetes) and Rust regex (pydantic) both know \p{L}.
@@ -26,13 +28,18 @@ _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0
 
 
 class Model(BaseModel):
-    """Base for every CRD model: camelCase aliases, unknown fields rejected."""
+    """Base for every CRD model: camelCase aliases, unknown fields rejected.
+
+    Validation errors never repeat the input: they end up in logs and conditions, and
+    the input may be a URL with credentials in it (issue 12).
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,
     )
 
     def dump(self) -> dict[str, Any]:
@@ -90,18 +97,52 @@ class TLSConfig(Model):
     )
 
 
+def _cel_string(text: str) -> str:
+    """A CEL single-quoted string literal holding `text` (for regexes in rules)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+URL_RULES: Any = [
+    {
+        # Issue 12: a URL's userinfo would be sent as credentials nobody reviewed, and
+        # written wherever the URL is shown. Credentials belong in credentialsSecretRef.
+        "rule": f"!self.matches({_cel_string(USERINFO_PATTERN)})",
+        "message": "the URL must not contain credentials (user:password@host): put them in a "
+        "Secret named by credentialsSecretRef",
+    },
+    {
+        "rule": f"self.matches({_cel_string(URL_HOST_PATTERN)})",
+        "message": "the URL's host must be a DNS name, an IPv4 address or a bracketed IPv6 "
+        "address, with an optional numeric port",
+    },
+]
+
+
 class KapacitorConnection(Model):
     """Which Kapacitor server to talk to. Omitted: the operator's default connection."""
 
     url: str = Field(
-        description="Base URL of the Kapacitor server, e.g. `http://kapacitor.monitoring:9092`.",
+        description="Base URL of the Kapacitor server, e.g. `http://kapacitor.monitoring:9092`. "
+        "Never with credentials in it (use credentialsSecretRef); the operator calls only "
+        "the URLs its administrator allowed (OPERATOR_ALLOWED_KAPACITOR_URLS).",
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         max_length=2048,
+        json_schema_extra={"x-kubernetes-validations": URL_RULES},
     )
     credentialsSecretRef: CredentialsSecretRef | None = Field(
         default=None, description="Secret with basic-auth credentials or a bearer token."
     )
     tls: TLSConfig | None = Field(default=None, description="TLS verification settings.")
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_an_origin_without_credentials(cls, url: str) -> str:
+        # The CRD's rules say the same at admission; this catches objects stored before.
+        try:
+            parse_origin(url)
+        except UrlError as exc:
+            raise ValueError(str(exc)) from None
+        return url
 
 
 class Backoff(Model):

@@ -27,7 +27,15 @@ from kapacitor_operator.plugin.operator_default import (
 )
 from kapacitor_operator.plugin.service_proxy import proxy_client, use_proxy
 from kapacitor_operator.plugin.session import USER_AGENT, Session
-from kapacitor_operator.reconcile.connection import MissingReference, resolve_connection
+from kapacitor_operator.reconcile.connection import (
+    ReferenceForbidden,
+    ReferenceProblem,
+    resolve_connection,
+)
+
+# The operator's allow-list of Kapacitor URLs guards the operator's rights; the plugin
+# sends the user's own Secret with the user's own rights, wherever the resource says.
+_USER_SETTINGS = Settings(allowed_kapacitor_urls=("*",))
 
 
 @dataclass(frozen=True)
@@ -64,14 +72,16 @@ class Reached:
             raise PluginError(f"Kapacitor at {where}: {exc}") from exc
 
 
-def _forbidden_secret(namespace: str, spec: KapacitorConnection, exc: KubeForbidden) -> str:
+def _forbidden_secret(namespace: str, spec: KapacitorConnection, exc: Exception) -> str:
     refs = [r.name for r in (spec.credentialsSecretRef,) if r is not None]
     if spec.tls is not None and spec.tls.caSecretRef is not None:
         refs.append(spec.tls.caSecretRef.name)
     names = " or ".join(f"{namespace}/{r}" for r in refs) or "a Secret"
+    cause = exc.__cause__ if isinstance(exc.__cause__, KubeForbidden) else exc
+    message = cause.message if isinstance(cause, KubeForbidden) else str(cause)
     return (
         f"you may not read Secret {names}, which holds this resource's Kapacitor credentials "
-        f"({exc.message}); kubectl kapacitor acts with your own rights, never the operator's: "
+        f"({message}); kubectl kapacitor acts with your own rights, never the operator's: "
         "ask for `get` on that Secret"
     )
 
@@ -93,12 +103,13 @@ async def resolve_target(
         default = await operator_default(session.kube, session.options.operator_namespace)
         return Target(default.connection, default.namespace, "operator")
     try:
-        # Settings only serve resources without spec.kapacitor, handled above.
-        connection = await resolve_connection(spec, namespace, Settings(), session.kube)
-    except KubeForbidden as exc:
+        # Settings only serve resources without spec.kapacitor (handled above) and the
+        # URL check, which allows any well-formed URL here.
+        connection = await resolve_connection(spec, namespace, _USER_SETTINGS, session.kube)
+    except (KubeForbidden, ReferenceForbidden) as exc:
         raise PluginError(_forbidden_secret(namespace, spec, exc)) from exc
-    except MissingReference as exc:
-        raise PluginError(str(exc)) from exc
+    except ReferenceProblem as exc:
+        raise PluginError(exc.message) from exc
     if flag_url:
         return Target(replace(connection, url=flag_url), operator_ns, "flag")
     return Target(connection, operator_ns, "spec")

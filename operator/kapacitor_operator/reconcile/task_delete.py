@@ -24,6 +24,17 @@ def task_identity(task: KapacitorTask) -> str:
     return task.spec.taskID or default_task_id(task.namespace, task.name)
 
 
+def orphaned(task: KapacitorTask) -> DeleteResult:
+    """deletionPolicy: Orphan: nothing is deleted, and Kapacitor need not be reached."""
+    ident = task_identity(task)
+    return DeleteResult(
+        [],
+        EventNote(
+            "Normal", c.ORPHANED, f"Left task {ident} in Kapacitor (deletionPolicy: Orphan)."
+        ),
+    )
+
+
 async def delete_from_kapacitor(task: KapacitorTask, client: KapacitorClient) -> DeleteResult:
     """Delete the task (idempotently) unless deletionPolicy is Orphan.
 
@@ -33,12 +44,7 @@ async def delete_from_kapacitor(task: KapacitorTask, client: KapacitorClient) ->
     """
     ident = task_identity(task)
     if task.spec.deletionPolicy == "Orphan":
-        return DeleteResult(
-            [],
-            EventNote(
-                "Normal", c.ORPHANED, f"Left task {ident} in Kapacitor (deletionPolicy: Orphan)."
-            ),
-        )
+        return orphaned(task)
     if task.spec.type != "flux":
         await client.delete_task(ident)
         return DeleteResult(

@@ -29,6 +29,7 @@ from kapacitor_operator.reconcile.desired import (
 )
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
 from kapacitor_operator.reconcile.task_status import status_failed, status_in_sync
+from kapacitor_operator.urls import redact_url
 
 AUTH_RETRY_DELAY = 120.0
 
@@ -48,7 +49,7 @@ async def sync_task(
 ) -> TaskOutcome:
     """Reconcile one KapacitorTask against Kapacitor. Never raises for Kapacitor errors."""
     writes = _Writes()
-    url = client.base_url
+    url = redact_url(client.base_url)
     try:
         if isinstance(desired, DesiredTick):
             server: TickTask | FluxTask = await _sync_tick(task, desired, client, writes)

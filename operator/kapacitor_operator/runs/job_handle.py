@@ -19,7 +19,8 @@ from kapacitor_operator.k8s.errors import (
     KubeUnavailable,
 )
 from kapacitor_operator.models.resources import TaskRun
-from kapacitor_operator.reconcile.taskrun_job import build_job, view_job
+from kapacitor_operator.reconcile.job_refusal import job_refusal, view_without_pods
+from kapacitor_operator.reconcile.taskrun_job import JobView, build_job, view_job
 from kapacitor_operator.reconcile.taskrun_model import (
     AttemptObservation,
     AttemptResult,
@@ -28,6 +29,7 @@ from kapacitor_operator.reconcile.taskrun_model import (
     NotStarted,
 )
 from kapacitor_operator.runs.ports import Kube
+from kapacitor_operator.timeutil import parse_time
 
 log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 20
@@ -95,12 +97,38 @@ class JobHandle:
         self.seen = True
         pods = await self.kube.job_pods(ns, self.name)
         view = view_job(job, pods, now)
+        if not pods and not isinstance(view.seen, Ended):
+            view = await self._without_pods(job, now)
         if isinstance(view.seen, Ended) and view.log_pod is not None:
             view = view_job(job, pods, now, await self._log_tail(*view.log_pod))
         self.recheck_at = view.recheck_at
         if isinstance(view.seen, Ended):
             return self._end(view.seen.result)
         return view.seen
+
+    async def _without_pods(self, job: dict[str, Any], now: datetime) -> JobView:
+        """Why a Job has no Pod (Pod Security, quota...): only the Job controller's Events
+        say. Read once the Job is a second old, so a Job whose Pod is on its way costs
+        nothing more."""
+        meta = job.get("metadata") or {}
+        stamp = meta.get("creationTimestamp")
+        created = parse_time(stamp) if stamp else now
+        refusal = None
+        if (now - created).total_seconds() >= 1:
+            uid = meta.get("uid")
+            selector = f"involvedObject.uid={uid}" if uid else f"involvedObject.name={self.name}"
+            try:
+                events = await self.kube.list_events(
+                    self.run.namespace, f"{selector},reason=FailedCreate"
+                )
+            except KubeError as exc:
+                # Not fatal: the attempt goes on; its status says what cannot be seen.
+                message = f"Job {self.name} has no Pod, and its Events cannot be read: {exc}"
+                log.warning("TaskRun %s/%s: %s", self.run.namespace, self.run.name, message)
+                view = view_without_pods(self.name, None, created, now)
+                return JobView(Live(self.name, detail=message), recheck_at=view.recheck_at)
+            refusal = job_refusal(events)
+        return view_without_pods(self.name, refusal, created, now)
 
     def _end(self, result: AttemptResult) -> Ended:
         self.ended = Ended(result)

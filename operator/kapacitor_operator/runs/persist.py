@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kapacitor_operator.k8s.errors import KubeConflict, KubeError, KubeInvalid
+from kapacitor_operator.k8s.errors import KubeConflict, KubeError, KubeForbidden, KubeInvalid
 from kapacitor_operator.models.taskrun import TaskRunStatus
 from kapacitor_operator.runs.ports import Kube
 
@@ -90,7 +90,9 @@ class StatusWriter:
             except KubeError as exc:
                 if self.stopping():
                     raise
-                log.info(
+                # Missing RBAC never heals by itself: say so where an administrator looks.
+                log.log(
+                    logging.WARNING if isinstance(exc, KubeForbidden) else logging.INFO,
                     "status write of %s/%s failed, retrying in %.0fs: %s",
                     self.namespace,
                     self.name,

@@ -58,6 +58,8 @@ class Kube(Protocol):
         self, namespace: str, pod: str, *, container: str | None, tail_lines: int, limit_bytes: int
     ) -> str | None: ...
 
+    async def list_events(self, namespace: str, field_selector: str) -> list[dict[str, Any]]: ...
+
     async def create_event(
         self,
         namespace: str,
@@ -77,7 +79,7 @@ class Clients(Protocol):
 
 
 ResolveConnection = Callable[[KapacitorTask], Awaitable[Connection]]
-"""The connection a KapacitorTask names; raises reconcile.connection.MissingReference."""
+"""The connection a KapacitorTask names; raises reconcile.connection.ReferenceProblem."""
 
 
 def _now() -> datetime:

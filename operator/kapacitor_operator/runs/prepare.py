@@ -7,7 +7,6 @@ handed back by the worker if the attempt does not start after all.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,15 +14,16 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from kapacitor_operator import conditions as c
-from kapacitor_operator.k8s.errors import KubeError
+from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.client import KapacitorClient
-from kapacitor_operator.kapacitor.errors import KapacitorError
+from kapacitor_operator.kapacitor.pool import InvalidCABundle
 from kapacitor_operator.models.resources import TaskRun, parse_kapacitortask
-from kapacitor_operator.reconcile.connection import MissingReference
+from kapacitor_operator.reconcile.connection import ReferenceProblem, UrlNotAllowed, check_url
 from kapacitor_operator.reconcile.run_registry import Reservations, TaskKey
 from kapacitor_operator.reconcile.taskrun_model import ApiMethod, Prepared, TargetState, Waiting
 from kapacitor_operator.runs.ports import EngineDeps
 from kapacitor_operator.runs.slots import RunSlots
+from kapacitor_operator.urls import redact_url
 
 RECHECK = 10.0
 """Seconds before preparing again after Kapacitor or the API server failed to answer."""
@@ -46,7 +46,8 @@ async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target
         body = await deps.kube.get_custom(run.namespace, "kapacitortasks", ref)
     except KubeError as exc:
         message = f"Cannot read KapacitorTask {ref}: {exc}"
-        return TargetState(False, reason=c.UNAVAILABLE, message=message, transient=True)
+        reason = c.FORBIDDEN if isinstance(exc, KubeForbidden) else c.KUBERNETES_ERROR
+        return TargetState(False, reason=reason, message=message, transient=True)
     if body is None:
         return TargetState(
             False, reason=c.TASK_NOT_FOUND, message=f"KapacitorTask {ref} does not exist."
@@ -60,6 +61,12 @@ async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target
     if task.spec.type != "flux":
         message = f"KapacitorTask {ref} is a {task.spec.type} task; TaskRuns run Flux tasks."
         return TargetState(False, reason=c.NOT_FLUX, message=message, permanent=True)
+    try:
+        # Before anything is read for it (issue 12): a task whose URL the operator may not
+        # call cannot be run, whatever its status says.
+        check_url(task.spec.kapacitor, deps.settings)
+    except UrlNotAllowed as exc:
+        return TargetState(False, reason=exc.reason, message=exc.message, permanent=True)
     if not (task.status.taskID and task.status.taskName):
         ready = c.get_condition(task.status.conditions, c.READY)
         why = f" ({ready.reason}: {ready.message})" if ready and ready.status != "True" else ""
@@ -67,12 +74,16 @@ async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target
         return TargetState(False, reason=c.TASK_NOT_READY, message=message)
     try:
         connection = await deps.resolve_connection(task)
-    except MissingReference as exc:
-        return TargetState(False, reason=c.SECRET_NOT_FOUND, message=f"{exc}.")
+        client = deps.clients.get(connection)
+    except ReferenceProblem as exc:
+        message = exc.message if exc.message.endswith(".") else f"{exc.message}."
+        return TargetState(False, reason=exc.reason, message=message, permanent=exc.permanent)
+    except InvalidCABundle as exc:
+        return TargetState(False, reason=c.INVALID_CA, message=f"KAPACITOR_CA_FILE: {exc}.")
     except KubeError as exc:
         message = f"Cannot read a Secret: {exc}"
-        return TargetState(False, reason=c.UNAVAILABLE, message=message, transient=True)
-    return Target(connection.normalized_url, task.status.taskID, deps.clients.get(connection))
+        return TargetState(False, reason=c.KUBERNETES_ERROR, message=message, transient=True)
+    return Target(redact_url(connection.normalized_url), task.status.taskID, client)
 
 
 @dataclass
@@ -148,10 +159,13 @@ class Planner:
         scheduled_for = run.spec.scheduledFor
         if previous_run is None and run.spec.retryOf:
             method, retry_of = "retry", run.spec.retryOf
-        elif previous_run is not None:
-            with contextlib.suppress(KapacitorError):
-                if await target.client.get_run(target.task_id, previous_run) is not None:
-                    method, retry_of = "retry", previous_run
+        elif (
+            # Not suppressed: a Kapacitor that cannot answer must not turn the retry of a
+            # run into a manual run of another time (the caller looks again later).
+            previous_run is not None
+            and await target.client.get_run(target.task_id, previous_run) is not None
+        ):
+            method, retry_of = "retry", previous_run
         if retry_of is not None:
             original = await target.client.get_run(target.task_id, retry_of)
             if original is None:

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from kapacitor_operator import API_VERSION, metrics
-from kapacitor_operator.k8s.errors import KubeError
+from kapacitor_operator import conditions as c
+from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.models.common import parse_duration
 from kapacitor_operator.models.resources import TaskRun, parse_taskrun
 from kapacitor_operator.models.taskrun import TaskRunStatus
+from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.taskrun_decide import decide, invalid_spec
 from kapacitor_operator.reconcile.taskrun_model import (
     Action,
@@ -213,10 +215,19 @@ class RunWorker:
         """TaskRuns from before this engine carry a finalizer nothing would remove."""
         finalizers = (self.body.get("metadata") or {}).get("finalizers") or []
         if LEGACY_FINALIZER in finalizers:
-            with contextlib.suppress(KubeError):
+            try:
                 await self.deps.kube.remove_finalizer(
                     self.namespace, "taskruns", self.name, LEGACY_FINALIZER
                 )
+            except KubeError as exc:
+                # The run goes on, but its deletion would hang on the finalizer: say so.
+                reason = c.FORBIDDEN if isinstance(exc, KubeForbidden) else c.KUBERNETES_ERROR
+                message = (
+                    f"Cannot remove the finalizer {LEGACY_FINALIZER} of an older operator "
+                    f"version: {exc}. Deleting this TaskRun waits for it."
+                )
+                log.warning("TaskRun %s/%s: %s", self.namespace, self.name, message)
+                self.engine.emit(involved(self.body), EventNote("Warning", reason, message))
 
     def _inputs(self, now: datetime) -> RunInputs:
         assert self.run is not None

@@ -1,0 +1,303 @@
+"""The chart's ValidatingAdmissionPolicy on the real API server (issue 12): nothing the
+operator does for a resource may exceed what its author may do.
+
+Users are impersonated (`kubectl --as`) with exactly the rights each case needs: a
+TaskRun with `spec.job` needs `create jobs`, a KapacitorTask naming a Secret needs `get`
+on that Secret, on create and on update, but an update that keeps someone else's
+references needs neither; the operator's own retry TaskRuns need no special right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from kapacitor_testkit import ControlPlane
+from tests.e2e.admission import as_user, installed_policy, render_policy, wait_enforced
+from tests.e2e.helm import Helm, unique
+
+API = "kapacitor.operator.dev/v1alpha1"
+WRITER = "alice"  # may write KapacitorTasks and TaskRuns, nothing else
+TRUSTED = "bob"  # also may create Jobs, and get the Secrets `creds` and `ca`
+OPERATOR = "op"  # a ServiceAccount with the operator's rights on TaskRuns only
+
+
+@dataclass(frozen=True)
+class Setup:
+    cp: ControlPlane
+    ns: str
+    policy: str
+
+    @property
+    def operator(self) -> str:
+        return f"system:serviceaccount:{self.ns}:{OPERATOR}"
+
+    def create(self, user: str, obj: dict[str, Any], *, dry_run: bool = False) -> Any:
+        args = ["create", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
+        return as_user(self.cp, user, self.ns, *args, input=json.dumps(obj))
+
+    def patch(self, user: str, kind: str, name: str, patch: dict[str, Any]) -> Any:
+        return as_user(
+            self.cp, user, self.ns, "patch", kind, name, "--type=merge", "-p", json.dumps(patch)
+        )
+
+
+def role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
+
+
+def binding(role_name: str, subjects: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+        "subjects": subjects,
+    }
+
+
+def user(name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}
+
+
+def rbac(ns: str) -> list[dict[str, Any]]:
+    verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
+    sa = {"kind": "ServiceAccount", "name": OPERATOR, "namespace": ns}
+    return [
+        role("writer", [{"apiGroups": [API.split("/")[0]], "resources": ["*"], "verbs": verbs}]),
+        binding("writer", [user(WRITER), user(TRUSTED)]),
+        # As the chart grants it (no Job or Secret right is needed for what follows).
+        role("operator", [
+            {"apiGroups": [API.split("/")[0]], "resources": ["kapacitortasks"],
+             "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": [API.split("/")[0]], "resources": ["taskruns"],
+             "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+        ]),
+        binding("operator", [sa]),
+        role("job-creator", [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]}]),
+        binding("job-creator", [user(TRUSTED)]),
+        role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"],
+                                "resourceNames": ["creds", "ca"], "verbs": ["get"]}]),
+        binding("secret-reader", [user(TRUSTED)]),
+    ]  # fmt: skip
+
+
+def job_taskrun(name: str) -> dict[str, Any]:
+    container = {"name": "main", "image": "busybox", "command": ["true"]}
+    return {
+        "apiVersion": API,
+        "kind": "TaskRun",
+        "metadata": {"name": name},
+        "spec": {"job": {"template": {"spec": {"containers": [container]}}}},
+    }
+
+
+def task(name: str, **kapacitor: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "KapacitorTask",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "stream",
+            "script": "stream|from()",
+            "kapacitor": {"url": "http://kapacitor.monitoring:9092", **kapacitor},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def setup(
+    control_plane: ControlPlane,
+    crds: list[str],
+    helm: Helm,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Setup]:
+    cp = control_plane
+    ns = unique("e2e-vap")
+    cp.kubectl("create", "namespace", ns)
+    cp.kubectl("create", "serviceaccount", OPERATOR, "-n", ns)
+    for name in ("creds", "ca", "other"):
+        cp.kubectl("create", "secret", "generic", name, "-n", ns, "--from-literal=k=v")
+    text = "\n---\n".join(yaml.safe_dump(d) for d in rbac(ns))
+    cp.kubectl("apply", "-n", ns, "-f", "-", input=text)
+    docs = render_policy(helm, tmp_path_factory.mktemp("vap"), [ns])
+    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    setup = Setup(cp, ns, policy["metadata"]["name"])
+    try:
+        with installed_policy(cp, docs):
+            wait_enforced(lambda: setup.create(WRITER, job_taskrun("probe"), dry_run=True), 30)
+            yield setup
+    finally:
+        cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def refused(result: Any, *fragments: str) -> None:
+    assert result.returncode != 0, f"admitted: {result.stdout}"
+    assert "ValidatingAdmissionPolicy" in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def admitted(result: Any) -> None:
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_policy_compiles_without_warnings(setup: Setup) -> None:
+    out = setup.cp.kubectl("get", "validatingadmissionpolicy", setup.policy, "-o", "json")
+    status = json.loads(out.stdout).get("status") or {}
+    assert (status.get("typeChecking") or {}).get("expressionWarnings") in (None, [])
+    assert not [c for c in status.get("conditions") or [] if c.get("status") != "True"]
+
+
+def test_a_job_taskrun_needs_the_right_to_create_jobs(setup: Setup) -> None:
+    refused(
+        setup.create(WRITER, job_taskrun("by-alice")),
+        f"{WRITER} may not create jobs.batch in namespace {setup.ns}",
+        "missing right: create jobs",
+    )
+    admitted(setup.create(TRUSTED, job_taskrun("by-bob")))
+    # Updates that leave the Job template alone need nothing more: alice may cancel it.
+    admitted(setup.patch(WRITER, "taskrun", "by-bob", {"spec": {"cancel": True}}))
+
+
+def test_taskref_taskruns_need_no_special_right(setup: Setup) -> None:
+    run = {
+        "apiVersion": API,
+        "kind": "TaskRun",
+        "metadata": {"name": "manual"},
+        "spec": {"taskRef": {"name": "nightly"}},
+    }
+    admitted(setup.create(WRITER, run))
+    # What the operator's run-history timer creates (build_retry_taskrun), as its account.
+    retry = {
+        "apiVersion": API,
+        "kind": "TaskRun",
+        "metadata": {
+            "name": "nightly-retry-0000000000000001",
+            "labels": {"kapacitor.operator.dev/trigger": "schedule"},
+            "annotations": {"kapacitor.operator.dev/trigger": "schedule"},
+        },
+        "spec": {"taskRef": {"name": "nightly"}, "retryOf": "0000000000000001"},
+    }
+    admitted(setup.create(setup.operator, retry))
+    admitted(setup.patch(setup.operator, "taskrun", retry["metadata"]["name"], {
+        "metadata": {"annotations": {"kapacitor.operator.dev/seen": "yes"}}
+    }))  # fmt: skip
+    # ...but even the operator's account may not hand itself a Job it may not create.
+    refused(setup.create(setup.operator, job_taskrun("by-operator")), "may not create jobs")
+
+
+CREDENTIALS = {"credentialsSecretRef": {"name": "creds"}}
+CA = {"tls": {"caSecretRef": {"name": "ca", "key": "k"}}}
+
+
+@pytest.mark.parametrize(
+    ("kapacitor", "field", "secret"),
+    [
+        (CREDENTIALS, "spec.kapacitor.credentialsSecretRef", "creds"),
+        (CA, "spec.kapacitor.tls.caSecretRef", "ca"),
+    ],
+    ids=["credentials", "ca"],
+)
+def test_naming_a_secret_needs_the_right_to_read_it(
+    setup: Setup, kapacitor: dict[str, Any], field: str, secret: str
+) -> None:
+    name = unique("t")
+    refused(
+        setup.create(WRITER, task(name, **kapacitor)),
+        f"the operator reads the Secret named in {field}",
+        f"{WRITER} may not get Secret {secret} in namespace {setup.ns}",
+        "missing right: get secrets",
+    )
+    admitted(setup.create(TRUSTED, task(name, **kapacitor)))
+
+
+def test_a_right_on_one_secret_is_not_a_right_on_another(setup: Setup) -> None:
+    both = {
+        "credentialsSecretRef": {"name": "other"},
+        "tls": {"caSecretRef": {"name": "ca", "key": "k"}},
+    }
+    result = setup.create(TRUSTED, task("bob-other", **both))
+    refused(result, "credentialsSecretRef", "may not get Secret other")
+    assert "Secret ca" not in result.stderr, "bob may read ca: only other is named"
+
+
+def test_an_update_checks_only_new_or_changed_references(setup: Setup) -> None:
+    admitted(setup.create(TRUSTED, task("shared", credentialsSecretRef={"name": "creds"})))
+    # Alice may not read `creds`, yet may disable the task that names it...
+    admitted(setup.patch(WRITER, "kapacitortask", "shared", {"spec": {"enabled": False}}))
+    # ...but not point it at a Secret, or add one, she may not read.
+    refused(
+        setup.patch(
+            WRITER, "kapacitortask", "shared",
+            {"spec": {"kapacitor": {"credentialsSecretRef": {"name": "other"}}}},
+        ),
+        "may not get Secret other",
+    )  # fmt: skip
+    refused(
+        setup.patch(
+            WRITER, "kapacitortask", "shared",
+            {"spec": {"kapacitor": {"tls": {"caSecretRef": {"name": "ca", "key": "k"}}}}},
+        ),
+        "tls.caSecretRef",
+        "may not get Secret ca in",
+    )  # fmt: skip
+    # Nor send the credentials it keeps to another server.
+    refused(
+        setup.patch(
+            WRITER, "kapacitortask", "shared",
+            {"spec": {"kapacitor": {"url": "http://kapacitor.team-a:9092"}}},
+        ),
+        "credentialsSecretRef",
+        "may not get Secret creds in",
+    )  # fmt: skip
+    # Dropping a reference needs nothing.
+    admitted(
+        setup.patch(
+            WRITER, "kapacitortask", "shared",
+            {"spec": {"kapacitor": {"credentialsSecretRef": None}}},
+        )
+    )  # fmt: skip
+    # Bob may change it to what he may read.
+    admitted(
+        setup.patch(
+            TRUSTED, "kapacitortask", "shared",
+            {"spec": {"kapacitor": {"credentialsSecretRef": {"name": "creds"}}}},
+        )
+    )  # fmt: skip
+
+
+def test_the_operators_own_writes_pass(setup: Setup) -> None:
+    """kopf patches finalizers and annotations of KapacitorTasks that name Secrets: those
+    updates change no reference, so they pass whatever the account may read."""
+    admitted(setup.create(TRUSTED, task("finalized", credentialsSecretRef={"name": "creds"})))
+    patch = {
+        "metadata": {
+            "finalizers": ["kapacitor.operator.dev/finalizer"],
+            "annotations": {"kapacitor.operator.dev/last-handled": "x"},
+        }
+    }
+    admitted(setup.patch(setup.operator, "kapacitortask", "finalized", patch))
+
+
+def test_other_namespaces_are_not_bound(setup: Setup, namespace: str) -> None:
+    """Namespaced mode binds the policy to the served namespaces only."""
+    writer = rbac(namespace)[:2]  # alice may write TaskRuns there, and may not create Jobs
+    text = "\n---\n".join(yaml.safe_dump(d) for d in writer)
+    setup.cp.kubectl("apply", "-n", namespace, "-f", "-", input=text)
+    run = job_taskrun("elsewhere")
+    result = setup.cp.kubectl(
+        "-n", namespace, f"--as={WRITER}", "create", "--dry-run=server", "-f", "-",
+        input=json.dumps(run), check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
