@@ -245,7 +245,8 @@ async def test_in_cluster_credentials_reach_the_server(
     (sa / "ca.crt").write_bytes(control_plane.ca_path.read_bytes())
     (sa / "namespace").write_text(namespace)
     url = httpx.URL(control_plane.server_url)
-    environ = {"KUBERNETES_SERVICE_HOST": str(url.host), "KUBERNETES_SERVICE_PORT": str(url.port)}
+    port = url.port or 443  # httpx leaves the scheme's default port out
+    environ = {"KUBERNETES_SERVICE_HOST": str(url.host), "KUBERNETES_SERVICE_PORT": str(port)}
     creds = load_credentials(environ=environ, service_account_dir=sa)
     assert (creds.source, creds.namespace, creds.server) == (
         "in-cluster",

@@ -163,19 +163,28 @@ def test_kubectl_logs_returns_the_container_output(k: Kube, node: Node) -> None:
 
 
 IN_CLUSTER_PROBE = """
-import json, os, urllib.request
-from kubernetes import client, config
+import asyncio, json, os, urllib.request
+from kapacitor_operator.k8s.client import KubeClient
+from kapacitor_operator.k8s.credentials import load_credentials
 
-config.load_incluster_config()
-review = client.AuthenticationV1Api().create_self_subject_review(
-    client.V1SelfSubjectReview()
-)
+async def whoami():
+    client = KubeClient(load_credentials())
+    try:
+        review = await client.json(
+            "POST",
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+        )
+    finally:
+        await client.aclose()
+    return review["status"]["userInfo"]["username"]
+
 with urllib.request.urlopen(os.environ["KAPACITOR_URL"] + "/kapacitor/v1/ping") as resp:
     ping = resp.status
 print(json.dumps({
     "host": os.environ["KUBERNETES_SERVICE_HOST"],
     "port": os.environ["KUBERNETES_SERVICE_PORT"],
-    "user": review.status.user_info.username,
+    "user": asyncio.run(whoami()),
     "ping": ping,
 }))
 """
@@ -185,7 +194,7 @@ def test_pod_reaches_the_api_server_and_servers_on_the_node_ip(
     k: Kube, node: Node, node_emulator: EmulatorHandle
 ) -> None:
     """In-cluster config with the Pod's ServiceAccount token, and Kapacitor on the node IP,
-    as the operator's own Pod needs them (the operator image has the Python client)."""
+    as the operator's own Pod needs them (through the operator's own Kubernetes client)."""
     probe = container(
         node.images.operator.ref,
         ["python3", "-c", IN_CLUSTER_PROBE],

@@ -33,7 +33,7 @@ TASK = """\
 apiVersion: kapacitor.operator.dev/v1alpha1
 kind: KapacitorTask
 metadata:
-  name: cpu-alert
+  name: pod-cpu-alert
 spec:
   type: stream
   taskID: pod_cpu_alert
@@ -114,7 +114,7 @@ def test_operator_pod_reconciles_a_task_as_its_service_account(
 ) -> None:
     kube = Kube(control_plane, operator_pod.watched)
     kube.apply(TASK)
-    kube.wait_condition("kapacitortask", "cpu-alert", "Ready", "True", timeout=90.0)
+    kube.wait_condition("kapacitortask", "pod-cpu-alert", "Ready", "True", timeout=90.0)
 
     task = httpx.get(f"{node_emulator.base_url}/kapacitor/v1/tasks/pod_cpu_alert", timeout=5.0)
     assert task.status_code == 200

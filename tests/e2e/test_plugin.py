@@ -27,12 +27,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from kapacitor_testkit.fake_kubelet import finish_pod, wait_for_job_pods
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
 from kapacitor_operator import __version__
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.kapacitord import KapacitordHandle, running_kapacitord
+from kapacitor_testkit.node import Node
 from kapacitor_testkit.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -477,26 +477,32 @@ def test_logs_follow_until_the_run_ends(env: Env) -> None:
     assert env.get(env.ns, "taskrun", "followed")["status"]["phase"] == "Succeeded"  # type: ignore[index]
 
 
-def test_logs_of_a_job_attempt(env: Env) -> None:
-    # A scheduling gate keeps any scheduler and kubelet away: the test plays the kubelet.
-    pod_spec = {
-        "schedulingGates": [{"name": "kapacitor.operator.dev/e2e-fake-kubelet"}],
-        "containers": [{"name": "main", "image": "busybox:never-pulled"}],
+def test_logs_of_a_job_attempt_come_from_its_pod(env: Env, node: Node) -> None:
+    script = 'echo "copying"; echo "disk full" > /dev/termination-log; exit 3'
+    container = {
+        "name": "main",
+        "image": node.images.busybox.ref,
+        "imagePullPolicy": "Never",
+        "command": ["sh", "-c", script],
     }
-    env.apply(env.ns, taskrun_doc("backup", job={"template": {"spec": pod_spec}}))
-    (pod,) = wait_for_job_pods(env.cp, env.ns, "backup-1")
-    finish_pod(env.cp, env.ns, pod["metadata"]["name"], exit_code=3, message="disk full")
-    status = env.wait_ended(env.ns, "backup")["status"]
+    env.apply(
+        env.ns, taskrun_doc("backup", job={"template": {"spec": {"containers": [container]}}})
+    )
+    status = env.wait_ended(env.ns, "backup", timeout=120)["status"]
     assert status["attempts"][0]["message"] == "disk full"
     doc = json.loads(env.ok("logs", "tr/backup", "-n", env.ns, "-o", "json").stdout)
     (attempt,) = doc["attempts"]
     assert (attempt["method"], attempt["externalID"]) == ("job", "backup-1")
-    # The Pod never ran on a node, so the API server has no log to give: status it is.
-    assert attempt["source"] == "status"
-    assert attempt["sourceDetail"] == f"status (pod {pod['metadata']['name']} never ran on a node)"
-    assert attempt["lines"][-1] == "message: disk full"
+    assert attempt["source"] == "pod"
+    assert attempt["lines"] == ["copying"]
     text = env.ok("logs", "tr/backup", "-n", env.ns).stdout
-    assert text.startswith("--- attempt 1 (job, job backup-1, failed): status (pod backup-1-")
+    assert text.startswith("--- attempt 1 (job, job backup-1, failed): log of pod backup-1-")
+    # With its Job (and Pod) gone, the log tail in status is what remains.
+    env.kubectl("delete", "job", "backup-1", "-n", env.ns, "--wait=true")
+    doc = json.loads(env.ok("logs", "tr/backup", "-n", env.ns, "-o", "json").stdout)
+    (attempt,) = doc["attempts"]
+    assert attempt["source"] == "status"
+    assert attempt["lines"][-1] == "message: disk full"
 
 
 # --- validate -------------------------------------------------------------------------
