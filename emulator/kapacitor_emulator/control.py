@@ -185,10 +185,18 @@ async def _task_route(
     body = await _body(request)
     when = body.get("scheduledFor")
     try:
-        moment = parse_rfc3339(when) if isinstance(when, str) and when else emu.clock.now()
+        if isinstance(when, str) and when:
+            moment = truncate_seconds(parse_rfc3339(when))
+        else:
+            # As Kapacitor's scheduler: a scheduled run is always for a time after the
+            # task's latest completed one (which starts at the task's creation).
+            floor = max(task.latest_completed, task.latest_scheduled or task.latest_completed)
+            moment = max(
+                truncate_seconds(emu.clock.now()), truncate_seconds(floor) + timedelta(seconds=1)
+            )
     except ValueError as exc:
         raise ControlError(400, str(exc)) from exc
-    return start_scheduled_run(emu, task, truncate_seconds(moment))
+    return start_scheduled_run(emu, task, moment)
 
 
 async def _dispatch(

@@ -11,6 +11,7 @@ from kapacitor_operator.reconcile.flux_runs import (
     after_time,
     build_retry_taskrun,
     examine,
+    initial_mark,
     merge_runs,
     retry_taskrun_name,
     taskruns_to_prune,
@@ -113,3 +114,25 @@ def test_prune_keeps_the_newest_finished_and_all_running() -> None:
     ]
     assert taskruns_to_prune(runs, 1) == ["r3", "r1"]
     assert taskruns_to_prune(runs, None) == []
+
+
+def _with_status(**st: Any) -> Any:
+    body = {
+        "metadata": {"namespace": "ns", "name": "t", "uid": "u"},
+        "spec": {"type": "flux", "flux": "x", "every": "1h"},
+        "status": st,
+    }
+    return parse_kapacitortask(body)
+
+
+def test_examining_starts_at_the_mark_then_latest_completed_then_creation() -> None:
+    made, done, mark = "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"
+    table = [
+        ({"created": made, "latestCompleted": done, "runsCheckedThrough": mark}, mark),
+        ({"created": made, "latestCompleted": done}, done),
+        # never completed a run: one failing before the first poll is still examined
+        ({"created": made}, made),
+        ({}, None),
+    ]
+    for st, expected in table:
+        assert initial_mark(_with_status(**st)) == expected, st

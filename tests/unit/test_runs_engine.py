@@ -16,6 +16,7 @@ import pytest
 
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.errors import KubeConflict, KubeInvalid, KubeUnavailable
+from kapacitor_operator.reconcile.run_registry import second_of
 from kapacitor_operator.reconcile.taskrun_job import LABEL_TASKRUN_UID
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
@@ -319,3 +320,49 @@ def test_a_reservation_is_released_only_by_its_owner() -> None:
     assert held.reserve_near(key, now, "c") == "2026-01-01T00:00:16Z"
     held.release(key, "2026-01-01T00:00:17Z", "a")
     assert held.reserve(key, "2026-01-01T00:00:17Z", "b")
+
+
+def test_a_manual_run_never_takes_a_second_an_earlier_attempt_started_a_run_in() -> None:
+    from datetime import UTC, datetime
+
+    from kapacitor_operator.reconcile.run_registry import Reservations
+
+    held = Reservations()
+    key = ("http://k", "t")
+    now = datetime(2026, 1, 1, 0, 0, 17, tzinfo=UTC)
+    assert held.reserve_near(key, now, "a") == "2026-01-01T00:00:17Z"
+    # a ran (its run may be retried later, or be unrecorded after a crash): spent
+    held.release(key, "2026-01-01T00:00:17Z", "a", spent=True)
+    assert held.reserve_near(key, now, "b") == "2026-01-01T00:00:16Z"
+    # c was prepared but never started: its second is free again
+    assert held.reserve_near(key, now, "c") == "2026-01-01T00:00:15Z"
+    held.release(key, "2026-01-01T00:00:15Z", "c")
+    assert held.reserve_near(key, now, "d") == "2026-01-01T00:00:15Z"
+    # a retry of a's run takes a's exact second, spent or not
+    assert held.reserve(key, "2026-01-01T00:00:17Z", "a")
+
+
+def test_seconds_recorded_in_any_status_are_avoided_after_a_restart() -> None:
+    kube = FakeKube()
+    engine = engine_for(kube)
+    ended = {
+        "taskID": "t1",
+        "attempts": [
+            {
+                "number": 1,
+                "scheduledFor": "2026-01-01T00:00:17Z",
+                "startedAt": "2026-01-01T00:00:17Z",
+                "finishedAt": "2026-01-01T00:00:18Z",
+            }
+        ],
+    }
+    engine.record(ended, "uid-a")
+    opened = {
+        "taskID": "t1",
+        "attempts": [{"number": 1, "scheduledFor": "2026-01-01T00:00:12Z"}],
+    }
+    engine.record(opened, "uid-b")
+    seconds = {second_of("2026-01-01T00:00:17Z"), second_of("2026-01-01T00:00:12Z")}
+    assert engine.busy_seconds("t1", "uid-c") == seconds
+    assert engine.busy_seconds("t1", "uid-a") == seconds, "its own earlier run too"
+    assert engine.busy_seconds("t2", "uid-c") == set()

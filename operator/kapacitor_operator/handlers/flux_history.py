@@ -29,6 +29,7 @@ from kapacitor_operator.reconcile.flux_runs import (
     LABEL_TRIGGER,
     RunPoll,
     build_retry_taskrun,
+    initial_mark,
     poll_runs,
     taskruns_to_prune,
 )
@@ -57,7 +58,7 @@ async def _retry_failures(
 ) -> tuple[str | None, list[EventNote], KubeError | None]:
     """Create the retry TaskRuns; the mark they allow, Events, and the error that stopped."""
     notes: list[EventNote] = []
-    mark = task.status.runsCheckedThrough or task.status.latestCompleted
+    mark = initial_mark(task)
     for run in poll.retry:
         manifest = build_retry_taskrun(task, run)
         name = manifest["metadata"]["name"]
@@ -127,7 +128,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         if not task.spec.retryFailedRuns:
             # The mark still advances, so enabling retries later retries only new failures.
             mark = poll.checked_through or task.status.runsCheckedThrough
-            mark = mark or task.status.latestCompleted or utcnow()
+            mark = mark or initial_mark(task) or utcnow()
             if mark != task.status.runsCheckedThrough:
                 patch.status["runsCheckedThrough"] = mark
             return

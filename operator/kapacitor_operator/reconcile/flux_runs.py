@@ -124,6 +124,15 @@ async def fetch_since(client: KapacitorClient, task_id: str, after: str | None) 
     return runs
 
 
+def initial_mark(task: KapacitorTask) -> str | None:
+    """Where examining runs starts. Before the first poll, only runs scheduled after the
+    task's latest completed run are the operator's to retry (older failures were someone
+    else's to handle); a task that never completed a run starts at its creation, so a run
+    that fails before the first poll is retried too."""
+    st = task.status
+    return st.runsCheckedThrough or st.latestCompleted or st.created or None
+
+
 async def poll_runs(client: KapacitorClient, task: KapacitorTask) -> RunPoll:
     """Fetch the runs the task's status does not know yet; decide what to retry.
 
@@ -133,9 +142,7 @@ async def poll_runs(client: KapacitorClient, task: KapacitorTask) -> RunPoll:
     assert task.status.taskID is not None
     limit = DEFAULT_RUN_HISTORY if task.spec.runHistoryLimit is None else task.spec.runHistoryLimit
     known = list(task.status.recentRuns or [])
-    # Before the first poll, only runs scheduled after the task's latest completed run
-    # are the operator's to retry: older failures were someone else's to handle.
-    mark = task.status.runsCheckedThrough or task.status.latestCompleted or None
+    mark = initial_mark(task)
     fetched = await fetch_since(client, task.status.taskID, after_time(known, mark))
     merged = merge_runs(known, fetched, limit)
     history = task.status.runHistory

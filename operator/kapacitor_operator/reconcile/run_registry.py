@@ -4,8 +4,10 @@ Kapacitor answers a manual run or a retry only when the run has finished, and a 
 run's answer carries no run ID, so an attempt learns its run ID by looking at the task's
 runs while the call is in flight. What identifies the run there is its `scheduledFor`
 (whole seconds). Two attempts of one task must therefore never share a scheduledFor:
-`Reservations` hands each in-flight attempt its own second, and `Claims` makes sure a run
-ID, once attributed, is never attributed to another attempt.
+`Reservations` hands each in-flight attempt its own second, never hands a manual run a
+second an earlier attempt may have started a run in (that run can still be retried, or be
+the unrecorded run of a crashed attempt), and `Claims` makes sure a run ID, once
+attributed, is never attributed to another attempt.
 
 Plain data structures, no I/O: one instance of each lives in the operator process.
 """
@@ -37,9 +39,11 @@ def at_second(second: int) -> str:
 @dataclass
 class Reservations:
     """scheduledFor seconds held by in-flight attempts, per task, each by one owner (a
-    TaskRun), so a release never frees what someone else holds."""
+    TaskRun), so a release never frees what someone else holds; and the seconds whose
+    attempts did start a run (`spent`), which no later manual run takes."""
 
     held: dict[TaskKey, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    spent: dict[TaskKey, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def reserve(self, key: TaskKey, scheduled_for: str, owner: str) -> bool:
         """Hold exactly this scheduledFor; False when another owner holds it."""
@@ -51,21 +55,29 @@ class Reservations:
         self, key: TaskKey, now: datetime, owner: str, avoid: set[int] | None = None
     ) -> str | None:
         """Hold the latest free second at or before `now` (a manual run's `now()`) that is
-        none of `avoid`."""
+        neither spent nor one of `avoid`."""
         latest = int(now.timestamp())
         taken = self.held[key]
+        spent = self.spent.get(key, set())
+        for second in [s for s in spent if s <= latest - LOOKBACK]:
+            spent.discard(second)
         for second in range(latest, latest - LOOKBACK, -1):
-            if avoid and second in avoid:
+            if second in spent or (avoid and second in avoid):
                 continue
             if taken.setdefault(second, owner) == owner:
                 return at_second(second)
         return None
 
-    def release(self, key: TaskKey, scheduled_for: str | None, owner: str) -> None:
-        """Give back `owner`'s hold on scheduledFor (another owner's stays)."""
+    def release(
+        self, key: TaskKey, scheduled_for: str | None, owner: str, *, spent: bool = False
+    ) -> None:
+        """Give back `owner`'s hold on scheduledFor (another owner's stays); `spent` when
+        the attempt may have started a run there, so no manual run takes it again."""
         if not scheduled_for:
             return
         second = second_of(scheduled_for)
+        if spent:
+            self.spent[key].add(second)
         if self.held[key].get(second) == owner:
             del self.held[key][second]
         if not self.held[key]:

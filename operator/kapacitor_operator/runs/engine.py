@@ -17,7 +17,7 @@ from typing import Any
 from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.models.taskrun import Attempt
 from kapacitor_operator.reconcile.outcome import EventNote
-from kapacitor_operator.reconcile.run_registry import Claims, ServerFacts, second_of
+from kapacitor_operator.reconcile.run_registry import LOOKBACK, Claims, ServerFacts, second_of
 from kapacitor_operator.reconcile.taskrun_api import ApiAttempt, RunContext
 from kapacitor_operator.reconcile.taskrun_job import LABEL_TASKRUN_UID
 from kapacitor_operator.reconcile.taskrun_model import AttemptResult, Ended, Prepared
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 TERMINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
 COMPONENT = "kapacitor-operator"
 ABANDON_GRACE = 10.0
+USED_SECONDS_KEPT = 4096
+"""Per task, how many used seconds are remembered before those far past are dropped."""
 """Seconds a run stopped at the end of the drain gets to be recorded."""
 
 
@@ -63,6 +65,10 @@ class RunEngine:
         # scheduledFor seconds of open attempts in any TaskRun's status, per Flux task
         # (second -> TaskRun UID): a new manual run never takes one.
         self.open_seconds: dict[str, dict[int, str]] = {}
+        # scheduledFor seconds of every attempt in any TaskRun's status, per Flux task: a
+        # run may exist there (retried later, or a crashed attempt's unrecorded run), so a
+        # new manual run never takes one, even after a restart.
+        self.used_seconds: dict[str, set[int]] = {}
         # Set once every TaskRun has been read: before that, nothing starts or is resolved,
         # since an attempt left open by the previous operator might not be known yet.
         self.primed = asyncio.Event()
@@ -112,6 +118,11 @@ class RunEngine:
         runs = {str(a["externalID"]) for a in attempts if a.get("externalID")}
         if runs:
             self.recorded.setdefault(task_id, set()).update(runs)
+        used = self.used_seconds.setdefault(task_id, set())
+        used.update(second_of(str(a["scheduledFor"])) for a in attempts if a.get("scheduledFor"))
+        if len(used) > USED_SECONDS_KEPT:
+            newest = max(used)
+            used.difference_update([s for s in used if s < newest - 2 * LOOKBACK])
         seconds = self.open_seconds.setdefault(task_id, {})
         for second in [s for s, owner in seconds.items() if owner == uid]:
             del seconds[second]
@@ -120,8 +131,10 @@ class RunEngine:
             seconds[second_of(str(last["scheduledFor"]))] = uid
 
     def busy_seconds(self, task_id: str, uid: str) -> set[int]:
-        """scheduledFor seconds other TaskRuns' open attempts of the task use."""
-        return {s for s, owner in self.open_seconds.get(task_id, {}).items() if owner != uid}
+        """scheduledFor seconds a new manual run of the task must not take: other TaskRuns'
+        open attempts', and every second a recorded attempt used."""
+        others = {s for s, owner in self.open_seconds.get(task_id, {}).items() if owner != uid}
+        return others | self.used_seconds.get(task_id, set())
 
     def start(self) -> None:
         """Read every TaskRun once (in the background), then let workers act."""

@@ -106,7 +106,7 @@ class Planner:
         avoid: set[int] | None = None,
     ) -> Prepared | Waiting | TargetState:
         """Take a slot and a scheduledFor, and choose the method; or say why not now.
-        A manual run's scheduledFor is none of `avoid` (other TaskRuns' open attempts).
+        A manual run's scheduledFor is none of `avoid` (seconds other attempts use or used).
         Nothing stays held unless the answer is Prepared.
 
         Raises:
@@ -126,11 +126,20 @@ class Planner:
             if not isinstance(result, Prepared):
                 self.slots.release(target.server, owner)
 
-    def release(self, server: str, task_id: str, scheduled_for: str | None, owner: str) -> None:
-        """Give back an attempt's slot and scheduledFor; wake whoever waits for them."""
+    def release(
+        self,
+        server: str,
+        task_id: str,
+        scheduled_for: str | None,
+        owner: str,
+        *,
+        spent: bool = False,
+    ) -> None:
+        """Give back an attempt's slot and scheduledFor (`spent`: a run may have been
+        started with it); wake whoever waits for them."""
         self.slots.release(server, owner)
         key = (server, task_id)
-        self.reservations.release(key, scheduled_for, owner)
+        self.reservations.release(key, scheduled_for, owner, spent=spent)
         for wake in self.waiting.pop(key, {}).values():
             wake()
 

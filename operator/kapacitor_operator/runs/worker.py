@@ -426,7 +426,7 @@ class RunWorker:
     def _drop_handle(self) -> None:
         if self.held is not None:
             server, task_id, scheduled_for = self.held
-            self.engine.planner.release(server, task_id, scheduled_for, self.uid)
+            self.engine.planner.release(server, task_id, scheduled_for, self.uid, spent=True)
             self.held = None
         if isinstance(self.handle, ApiHandle):
             self.engine.claims.release(self.handle.attempt.key, self.handle.attempt.owner)
