@@ -479,5 +479,8 @@ def test_timeout_and_cancel_stop_real_runs(
         assert st["observedGeneration"] == obj["metadata"]["generation"] == 2
         wait_until(lambda: httpx.get(runs_url).json()["runs"] == [], what="run cancelled")
         assert gate.received == 2, "one Kapacitor run per attempt, none after the cancel"
-    # Kapacitor records a cancelled run as a failure (its query's context was cancelled).
-    assert (kd_flux_task(kd, flux_id) or {})["lastRunStatus"] == "failed"
+    # The gate never opened, so no run succeeded. A run cancelled while it executes ends
+    # `failed` (its query's context is cancelled), or `canceled` when the DELETE of the
+    # run lands after the executor's last state update and before it finishes the run (a
+    # race in Kapacitor: task/kv CancelRun vs the executor's UpdateRunState; both seen).
+    assert (kd_flux_task(kd, flux_id) or {})["lastRunStatus"] in {"failed", "canceled"}
