@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from .kapacitord_log import HttpRequest, read_http_requests
 from .processes import die_with_parent, free_port
 
 #: The Kapacitor version ``hack/provision-kapacitord.sh`` builds.
@@ -204,6 +205,11 @@ class KapacitordHandle:
     stdout_path: Path
     """stdout and stderr of the process (banner, config errors, panics)."""
     process: subprocess.Popen[bytes]
+
+    def http_requests(self) -> list[HttpRequest]:
+        """Every request the server has answered so far, from its own log (the config sets
+        ``[http] log-enabled = true``); see :mod:`kapacitor_testkit.kapacitord_log`."""
+        return read_http_requests(self.log_path)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server log and of its stdout/stderr."""

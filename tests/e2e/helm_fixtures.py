@@ -4,14 +4,18 @@
 helm/kapacitor-operator with the image built from the repository's Dockerfile (imported
 into the node, ``pullPolicy: Never``), talking to a Kapacitor on the node IP (the
 emulator; Pods cannot reach the host's loopback). It serves one namespace of its own, so
-it never touches what other tests create.
+it never touches what other tests create. :func:`installed_operator_pod` installs such a
+release for any Kapacitor URL (kapacitord_fixtures.py points one at a real kapacitord).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,24 +74,25 @@ class OperatorPod:
         return f"{self.release}-kapacitor-operator"
 
 
-@pytest.fixture(scope="session")
-def operator_pod(
-    control_plane: ControlPlane,
-    crds: list[str],
+@contextmanager
+def installed_operator_pod(
+    cp: ControlPlane,
     node: Node,
-    node_emulator: EmulatorHandle,
-    cluster_helm: Helm,
-    tmp_path_factory: pytest.TempPathFactory,
+    helm: Helm,
+    kapacitor_url: str,
+    workdir: Path,
+    operator_values: dict[str, Any] | None = None,
 ) -> Iterator[OperatorPod]:
-    """The chart installed with the locally built image; returns once its Pod is Ready."""
-    cp = control_plane
+    """Install the chart (its own release, namespace and watched namespace) with the
+    locally built image, ``kapacitor.url`` and ``operator`` values; yield once its Pod is
+    Ready; uninstall."""
     name = unique("ko-pod")
     pod = OperatorPod(
         release=name,
         namespace=name,
         watched=unique("served"),
         image=node.images.operator.ref,
-        kapacitor_url=node_emulator.base_url,
+        kapacitor_url=kapacitor_url,
     )
     cp.kubectl("create", "namespace", pod.namespace)
     cp.kubectl("label", "namespace", pod.namespace, "pod-security.kubernetes.io/enforce=restricted")
@@ -99,11 +104,12 @@ def operator_pod(
         "rbac": {"clusterWide": False},
         "watchNamespaces": [pod.watched],
         "livenessProbe": LIVENESS,
+        **({"operator": operator_values} if operator_values else {}),
     }
     try:
-        cluster_helm.run(
+        helm.run(
             "install", pod.release, str(CHART), "-n", pod.namespace,
-            "-f", str(values_file(tmp_path_factory.mktemp("operator-pod"), values)),
+            "-f", str(values_file(workdir, values)),
             "--wait", "--timeout=3m",
             timeout=240.0,
         )  # fmt: skip
@@ -111,6 +117,27 @@ def operator_pod(
     finally:
         logs = cp.kubectl("logs", f"deployment/{pod.deployment}", "-n", pod.namespace, check=False)
         print(f"--- operator Pod log tail ---\n{logs.stdout[-6000:]}{logs.stderr[-2000:]}")
-        cluster_helm.run("uninstall", pod.release, "-n", pod.namespace, "--wait", check=False)
+        helm.run("uninstall", pod.release, "-n", pod.namespace, "--wait", check=False)
         for namespace in (pod.namespace, pod.watched):
             cp.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def operator_pod(
+    control_plane: ControlPlane,
+    crds: list[str],
+    node: Node,
+    node_emulator: EmulatorHandle,
+    cluster_helm: Helm,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorPod]:
+    """The chart installed with the locally built image, its Kapacitor the emulator on
+    the node IP (for faults and stored runs); returns once its Pod is Ready."""
+    with installed_operator_pod(
+        control_plane,
+        node,
+        cluster_helm,
+        node_emulator.base_url,
+        tmp_path_factory.mktemp("operator-pod"),
+    ) as pod:
+        yield pod

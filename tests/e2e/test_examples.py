@@ -1,12 +1,15 @@
 """Every file in examples/ applied with `kubectl apply --server-side` to the operator as
-users run it (a Pod installed by the chart, its image built from the Dockerfile), reaching
-its expected condition, the Job-backed example as a real Pod on the node; admission
-rejects malformed manifests; `kubectl explain` documents fields; a second apply of the
-same files changes nothing (the operator never writes spec)."""
+users run it (a Pod installed by the chart, its image built from the Dockerfile) and the
+real kapacitord, reaching its expected condition, with data flowing into the stream
+examples and the Job-backed example a real Pod on the node; the retry examples again
+where finished runs are kept (the emulator); admission rejects malformed manifests;
+`kubectl explain` documents fields; a second apply of the same files changes nothing
+(the operator never writes spec)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +18,22 @@ import pytest
 import yaml
 
 from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_operator.timeutil import parse_time
 from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.datawriter import DataWriter, Shape
+from kapacitor_testkit.example_setup import prepare_kapacitor
+from kapacitor_testkit.http_gate import HttpGate, gated_flux
+from kapacitor_testkit.kapacitord import KapacitordHandle
 from kapacitor_testkit.node import Node
 from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.helm_fixtures import OperatorPod
-from tests.e2e.kube import Kube
+from tests.e2e.kapacitord_fixtures import kd_flux_task, kd_task
+from tests.e2e.kube import Kube, condition
 from tests.e2e.operator_fixtures import make_operator
+from tests.e2e.taskruns import finished, in_flight, status, taskrun
 from tests.e2e.test_kapacitortask import wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TEMPLATE = (
-    "var measurement string\nvar field = 'value'\nvar crit = 90.0\n"
-    "stream\n    |from()\n        .measurement(measurement)\n"
-    '    |alert()\n        .crit(lambda: "value" > crit)\n'
-)
 
 
 def example(name: str, **replace: str) -> str:
@@ -36,6 +41,13 @@ def example(name: str, **replace: str) -> str:
     for old, new in replace.items():
         text = text.replace(old, new)
     return text
+
+
+def with_flux(manifest: str, flux: str) -> str:
+    """The manifest of a Flux KapacitorTask with another script."""
+    doc = yaml.safe_load(manifest)
+    doc["spec"]["flux"] = flux
+    return yaml.safe_dump(doc)
 
 
 def test_every_example_is_covered() -> None:
@@ -53,22 +65,28 @@ def test_every_example_is_covered() -> None:
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
 
+def alert_stats(kd: KapacitordHandle, task_id: str) -> dict[str, int]:
+    stats = ((kd_task(kd, task_id) or {}).get("stats") or {}).get("node-stats") or {}
+    alerts = [v for k, v in stats.items() if k.startswith("alert")]
+    return alerts[0] if alerts else {}
+
+
+@pytest.mark.kapacitord
 def test_examples_reach_their_conditions(
     control_plane: ControlPlane,
     crds: list[str],
     node: Node,
-    operator_pod: OperatorPod,
-    node_emulator: EmulatorHandle,
+    kapacitord_operator_pod: OperatorPod,
+    node_kapacitord: KapacitordHandle,
 ) -> None:
-    kube = Kube(control_plane, operator_pod.watched)
-    emulator = node_emulator
+    """On the real kapacitord, through the chart's operator Pod; data flows into the
+    stream examples; 07 retries a real failed run, which this Kapacitor has dropped."""
+    kube = Kube(control_plane, kapacitord_operator_pod.watched)
+    kd = node_kapacitord
     # The examples' Job image; the node has no registry, so its busybox stands in.
     node.alias_image("busybox", "docker.io/library/busybox:1.36")
-    if httpx.get(f"{emulator.base_url}/kapacitor/v1/templates/threshold_alert").status_code == 404:
-        httpx.post(
-            f"{emulator.base_url}/kapacitor/v1/templates",
-            json={"id": "threshold_alert", "type": "stream", "script": TEMPLATE},
-        ).raise_for_status()
+    prepare_kapacitor(kd.base_url)
+    cpu_alert = f"{kube.ns}-cpu_alert"
     for name in (
         "01-stream-alert.yaml",
         "02-batch-task.yaml",
@@ -76,35 +94,71 @@ def test_examples_reach_their_conditions(
         "04-flux-every.yaml",
         "05-flux-cron-retry.yaml",
     ):
-        kube.apply(example(name, cpu_alert=f"{kube.ns}-cpu_alert"))
+        kube.apply(example(name, cpu_alert=cpu_alert))
     for task in ("cpu-alert", "mem-report", "disk-alert", "downsample-cpu", "hourly-rollup"):
         kube.kubectl_wait("kapacitortask", task, "Ready")
     assert kube.get("kapacitortask", "mem-report")["status"]["status"] == "disabled"  # type: ignore[index]
-
-    # A manual run of the every-10m Flux task.
-    kube.apply(example("06-taskrun-manual.yaml"))
-    kube.kubectl_wait("taskrun", "downsample-cpu-now", "Succeeded")
-
-    # Retry a specific run: make one fail on the cron task first.
-    rollup_id = kube.get("kapacitortask", "hourly-rollup")["status"]["taskID"]  # type: ignore[index]
-    emulator.queue_outcomes(rollup_id, [{"status": "failed", "message": "example failure"}])
-    failed = emulator.trigger_scheduled_run(rollup_id)
+    disk_alert = f"{kube.ns}.disk-alert"
+    for task_id in (cpu_alert, disk_alert):
+        assert (kd_task(kd, task_id) or {}).get("executing") is True, task_id
+    # Data flows: the stream examples count the writer's points and alert on its spikes
+    # (every 2 s here, every 3 minutes in the playground).
+    fast = Shape(spike_period=2.0, spike_seconds=1.0)
+    with DataWriter(kd.base_url, interval=0.2, shape=fast, seed=5) as writer:
+        wait_until(
+            lambda: (
+                alert_stats(kd, cpu_alert).get("alerts_triggered", 0) >= 2
+                and alert_stats(kd, disk_alert).get("crits_triggered", 0) >= 1
+            ),
+            timeout=30,
+            what="the examples' alerts fire",
+        )
     wait_until(
         lambda: (
-            httpx.get(
-                f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{rollup_id}/runs/{failed['id']}"
-            )
-            .json()
-            .get("status")
-            == "failed"
-        )
+            (kd_task(kd, cpu_alert) or {})["stats"]["node-stats"]["from1"]["collected"]
+            == writer.written["cpu"]
+        ),
+        what="every cpu point written counted by examples/01",
     )
-    kube.apply(example("07-taskrun-retry-of.yaml", **{"0000000000000001": failed["id"]}))
-    kube.kubectl_wait("taskrun", "hourly-rollup-retry", "Succeeded")
-    # retryFailedRuns on the same task retries the failure automatically too.
-    auto = f"hourly-rollup-retry-{failed['id']}"
-    kube.wait_for("taskrun", auto, lambda o: True, timeout=120, what="automatic retry created")
-    kube.kubectl_wait("taskrun", auto, "Succeeded")
+
+    # A manual run of the every-10m Flux task, really run by Kapacitor.
+    kube.apply(example("06-taskrun-manual.yaml"))
+    kube.kubectl_wait("taskrun", "downsample-cpu-now", "Succeeded")
+    downsample = kube.get("kapacitortask", "downsample-cpu")["status"]["taskID"]  # type: ignore[index]
+    assert (kd_flux_task(kd, downsample) or {})["lastRunStatus"] == "success"
+
+    # Retry a given run: first make hourly-rollup fail one (its upstream answers 503
+    # through the gate while the run is in flight, so its ID is known), then restore it.
+    rollup = example("05-flux-cron-retry.yaml")
+    with HttpGate() as gate:
+        kube.apply(with_flux(rollup, gated_flux(gate.url)))
+        kube.wait_for(
+            "kapacitortask",
+            "hourly-rollup",
+            lambda o: (
+                o["status"].get("observedGeneration") == 2
+                and (condition(o, "Ready") or {}).get("status") == "True"
+            ),
+            what="the gated script in Kapacitor",
+        )
+        taskrun(kube, "hourly-rollup-now", taskRef={"name": "hourly-rollup"})
+        failed_run = status(in_flight(kube, "hourly-rollup-now"))["attempts"][0]["externalID"]
+        gate.open(503)
+        st = status(finished(kube, "hourly-rollup-now"))
+    assert st["phase"] == "Failed"
+    assert "upstream answered 503" in st["attempts"][0]["message"]
+    kube.apply(rollup)
+    kube.wait_condition("kapacitortask", "hourly-rollup", "Ready")
+    # The task has run: the operator sees that Kapacitor keeps no finished runs, so
+    # automatic retries cannot work here (they need stored runs: see the emulator test).
+    kube.wait_condition(
+        "kapacitortask", "hourly-rollup", "AutoRetry", "False", reason="RunHistoryUnavailable"
+    )
+    kube.apply(example("07-taskrun-retry-of.yaml", **{"0000000000000001": failed_run}))
+    obj = finished(kube, "hourly-rollup-retry")
+    cond = condition(obj, "Succeeded") or {}
+    assert (cond.get("status"), cond.get("reason")) == ("False", "Failed")
+    assert f"Kapacitor no longer has run {failed_run}" in cond["message"]
 
     # A Job-backed TaskRun: its attempt runs as a real Pod on the node.
     kube.apply(example("08-taskrun-job.yaml"))
@@ -115,9 +169,43 @@ def test_examples_reach_their_conditions(
     # The same files applied again: nothing changes (no spec field is owned by the operator).
     before = generations(kube)
     for name in sorted(p.name for p in EXAMPLES.glob("0[1-6]*.yaml")):
-        result = kube.apply(example(name, cpu_alert=f"{kube.ns}-cpu_alert"))
+        result = kube.apply(example(name, cpu_alert=cpu_alert))
         assert "conflict" not in result.stderr.lower()
     assert generations(kube) == before
+
+
+def test_retry_examples_on_a_kapacitor_that_keeps_runs(
+    control_plane: ControlPlane,
+    crds: list[str],
+    operator_pod: OperatorPod,
+    node_emulator: EmulatorHandle,
+) -> None:
+    """05 and 07 where finished runs are kept (the emulator's memory storage stands in for
+    `task-run-influxdb`): a failed scheduled run is retried on request and automatically."""
+    kube = Kube(control_plane, operator_pod.watched)
+    emulator = node_emulator
+    kube.apply(example("05-flux-cron-retry.yaml"))
+    kube.kubectl_wait("kapacitortask", "hourly-rollup", "Ready")
+    rollup_id = kube.get("kapacitortask", "hourly-rollup")["status"]["taskID"]  # type: ignore[index]
+    # Failures scheduled no later than the task's creation (whole seconds) predate the
+    # operator and are not retried automatically: fail a run scheduled after it.
+    task_url = f"{emulator.base_url}/kapacitor/v1/api/v2/tasks/{rollup_id}"
+    created = parse_time(httpx.get(task_url).json()["latestCompleted"])
+    wait_until(
+        lambda: datetime.now(UTC) >= created + timedelta(seconds=1),
+        what="a second after the task's creation",
+    )
+    emulator.queue_outcomes(rollup_id, [{"status": "failed", "message": "example failure"}])
+    failed = emulator.trigger_scheduled_run(rollup_id)
+    wait_until(
+        lambda: httpx.get(f"{task_url}/runs/{failed['id']}").json().get("status") == "failed"
+    )
+    kube.apply(example("07-taskrun-retry-of.yaml", **{"0000000000000001": failed["id"]}))
+    kube.kubectl_wait("taskrun", "hourly-rollup-retry", "Succeeded")
+    # retryFailedRuns on the same task retries the failure automatically too.
+    auto = f"hourly-rollup-retry-{failed['id']}"
+    kube.wait_for("taskrun", auto, lambda o: True, timeout=120, what="automatic retry created")
+    kube.kubectl_wait("taskrun", auto, "Succeeded")
 
 
 def generations(kube: Kube) -> dict[str, int]:
