@@ -1,4 +1,5 @@
-"""The benchmark's phases: latency, bulk, restart, idle (taskrun: bench/taskrun_phase.py).
+"""The benchmark's phases: latency, bulk, restart, idle (taskrun: bench/taskrun_phase.py,
+liveruns: bench/liveruns_phase.py).
 
 Each phase works in its own namespaces, one per side, and starts its own controller
 processes watching only their own, so phases and sides do not disturb one another. Every
@@ -16,6 +17,7 @@ from typing import Any
 
 from bench import floor
 from bench.kube import Watcher
+from bench.liveruns_phase import liveruns
 from bench.measure import (
     ProcessProbe,
     count_writes,
@@ -468,6 +470,7 @@ RUNNERS: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "restart": restart,
     "idle": idle,
     "taskrun": taskrun,
+    "liveruns": liveruns,
 }
 
 
@@ -476,7 +479,7 @@ async def run_phases(b: Bench) -> None:
         for phase in PHASES:
             if phase not in b.config.phases:
                 continue
-            if phase == "taskrun" and "operator" not in b.config.sides:
+            if phase in ("taskrun", "liveruns") and "operator" not in b.config.sides:
                 continue  # TaskRuns are the operator's alone
             began = time.monotonic()
             await RUNNERS[phase](b)

@@ -50,6 +50,11 @@ REQUIRED_KEYS = (
     "idle_rss_mb",
     "idle_cpu_percent",
     "taskrun_end_latency_p50_s",
+    "liveruns_cpu_percent",
+    "liveruns_rss_mb",
+    "liveruns_wakeups_per_s",
+    "liveruns_cancel_all_seconds",
+    "liveruns_pool_timeouts",
 )
 
 #: The keys a complete run writes when the peer is among the sides.
@@ -74,6 +79,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "restart_kapacitor_writes": ("==", 0),
     "idle_rss_mb": ("<=", 150.0),
     "taskrun_end_latency_p50_s": ("<=", 1.0),
+    "liveruns_cpu_percent": ("<=", 5.0),
+    "liveruns_pool_timeouts": ("==", 0),
 }
 
 #: (key, unit, floor key, peer key) rows of the printed table, in order. Ratio rows
@@ -95,6 +102,11 @@ ROWS: tuple[tuple[str, str, str | None, str | None], ...] = (
     ("idle_cpu_percent", "%", None, "idle_peer_cpu_percent"),
     ("idle_cpu_peer_ratio", "x", None, None),
     ("taskrun_end_latency_p50_s", "s", None, None),
+    ("liveruns_cpu_percent", "%", None, None),
+    ("liveruns_wakeups_per_s", "/s", None, None),
+    ("liveruns_rss_mb", "MiB", None, None),
+    ("liveruns_cancel_all_seconds", "s", None, None),
+    ("liveruns_pool_timeouts", "", None, None),
 )
 
 
@@ -110,6 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--drift-interval", type=float, default=None, help="idle phase (30 s)")
     p.add_argument("--idle-window", type=float, default=None, help="idle window (120 s)")
     p.add_argument("--taskrun-samples", type=int, default=None, help="TaskRuns (20)")
+    p.add_argument("--live-runs", type=int, default=None, help="TaskRuns in flight (1000)")
+    p.add_argument("--live-window", type=float, default=None, help="liveruns window (60 s)")
     p.add_argument(
         "--phases",
         default=",".join(PHASES),
@@ -179,6 +193,8 @@ def make_config(args: argparse.Namespace) -> Config:
         quiet=1.0 if smoke else 2.0,
         taskrun_samples=pick(args.taskrun_samples, 3, 20),
         run_duration_ms=300,
+        live_runs=pick(args.live_runs, 20, 1000),
+        live_window=pick(args.live_window, 8.0, 60.0),
         phases=phases,
         sides=sides,
         work_dir=work_dir,

@@ -21,7 +21,7 @@ from bench.measure import WRITE_METHODS, EmulatorControl, metric_value, scrape
 from bench.operator_run import BenchController, BenchOperator
 from bench.peer_run import PeerBuild, PeerProcess
 
-PHASES = ("latency", "bulk", "restart", "idle", "taskrun")
+PHASES = ("latency", "bulk", "restart", "idle", "taskrun", "liveruns")
 SIDES = ("operator", "floor", "peer")
 CONTROLLERS = ("operator", "peer")
 #: Environment of every controller the benchmark starts (drift checks off unless asked).
@@ -43,6 +43,8 @@ class Config:
     quiet: float
     taskrun_samples: int
     run_duration_ms: int
+    live_runs: int
+    live_window: float
     phases: tuple[str, ...]
     work_dir: Path
     sides: tuple[str, ...] = SIDES
