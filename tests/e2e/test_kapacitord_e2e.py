@@ -484,3 +484,44 @@ def test_timeout_and_cancel_stop_real_runs(
     # run lands after the executor's last state update and before it finishes the run (a
     # race in Kapacitor: task/kv CancelRun vs the executor's UpdateRunState; both seen).
     assert (kd_flux_task(kd, flux_id) or {})["lastRunStatus"] in {"failed", "canceled"}
+
+
+def test_status_and_kubectl_get_show_a_task_is_alive(
+    control_plane: ControlPlane,
+    kube: Kube,
+    crds: list[str],
+    node_kapacitord: KapacitordHandle,
+    tmp_path: Path,
+) -> None:
+    kd = node_kapacitord
+    op = make_operator(
+        control_plane, kube.ns, kd.base_url, tmp_path / "op", OPERATOR_DRIFT_INTERVAL="2"
+    )
+    script = "stream\n    |from()\n        .measurement('alive')\n" + ALERT
+    with op:
+        kube.apply(task_manifest("alive", script=script))
+        kube.wait_condition("kapacitortask", "alive", "Ready")
+        now = time.time_ns()
+        idle = [f"alive,host=a usage_idle=90 {now + i}" for i in range(4)]
+        busy = [f"alive,host=a usage_idle=2 {now + 10 + i}" for i in range(2)]
+        write(kd, "\n".join(idle + busy) + "\n")
+        wait_until(lambda: bool(node_stats(kd, f"{kube.ns}.alive")), what="Kapacitor's stats")
+        obj = kube.wait_for(
+            "kapacitortask",
+            "alive",
+            lambda o: (o["status"].get("stats") or {}).get("pointsProcessed") == 6,
+            timeout=30,
+            what="six points in status",
+        )
+        stats = obj["status"]["stats"]
+        nodes = node_stats(kd, f"{kube.ns}.alive")
+        alerts = sum(v.get("alerts_triggered", 0) for v in nodes.values())
+        assert alerts >= 1, nodes  # the critical points fired
+        assert (stats["alertsTriggered"], stats["errors"]) == (alerts, 0), (stats, nodes)
+        assert stats["observedAt"]
+        table = kube.kubectl("get", "kapacitortask", "alive").stdout
+        header, row = table.splitlines()[:2]
+        assert header.split()[-3:] == ["POINTS", "ALERTS", "AGE"], header
+        assert row.split()[-3:-1] == ["6", str(alerts)], row
+        wide = kube.kubectl("get", "kapacitortask", "alive", "-o", "wide").stdout
+        assert wide.splitlines()[0].split()[-2:] == ["ERRORS", "AGE"]

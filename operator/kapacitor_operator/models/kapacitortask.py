@@ -205,6 +205,27 @@ class KapacitorTaskSpec(Model):
     )
 
 
+class TaskStats(Model):
+    """TICKscript: what Kapacitor reports of the running task, in brief."""
+
+    model_config = ConfigDict(frozen=False)
+
+    pointsProcessed: int | None = Field(
+        default=None,
+        description="Points the task took in since it last started (the largest `collected` "
+        "of its nodes).",
+    )
+    alertsTriggered: int | None = Field(
+        default=None, description="Alerts its alert nodes triggered since it last started."
+    )
+    errors: int | None = Field(
+        default=None, description="Errors its nodes counted since it last started."
+    )
+    observedAt: str | None = Field(
+        default=None, description="When the operator read these counts (they change only then)."
+    )
+
+
 class RecentRun(Model):
     """A Flux task run as Kapacitor reported it."""
 
@@ -257,6 +278,11 @@ class KapacitorTaskStatus(Model):
     lastEnabled: str | None = Field(
         default=None, description="TICKscript: when the task was last enabled."
     )
+    stats: TaskStats | None = Field(
+        default=None,
+        description="TICKscript: the task's counts from Kapacitor's stats (points processed, "
+        "alerts triggered, errors), refreshed at each sync and drift check.",
+    )
     lastRunStatus: str | None = Field(
         default=None, description="Flux: status of the last finished run."
     )
@@ -305,6 +331,25 @@ def kapacitortask_printer_columns() -> list[dict[str, Any]]:
             "name": "Reason",
             "type": "string",
             "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        },
+        {
+            "name": "Points",
+            "type": "integer",
+            "jsonPath": ".status.stats.pointsProcessed",
+            "description": "TICKscript: points processed since the task last started.",
+        },
+        {
+            "name": "Alerts",
+            "type": "integer",
+            "jsonPath": ".status.stats.alertsTriggered",
+            "description": "TICKscript: alerts triggered since the task last started.",
+        },
+        {
+            "name": "Errors",
+            "type": "integer",
+            "priority": 1,
+            "jsonPath": ".status.stats.errors",
+            "description": "TICKscript: errors counted by the task's nodes.",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

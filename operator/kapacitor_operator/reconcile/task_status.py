@@ -8,6 +8,7 @@ from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
+from kapacitor_operator.reconcile.task_stats import brief
 
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
@@ -63,6 +64,7 @@ def status_in_sync(
         st.created = server.created or None
         st.modified = server.modified or None
         st.lastEnabled = server.last_enabled or None
+        st.stats = brief(server.stats, st.stats, now)
         ready, reason, message = _tick_readiness(server, desired)
     else:
         st.taskID = server.id
