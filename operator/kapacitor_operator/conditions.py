@@ -61,6 +61,18 @@ INVALID_SECRET = "InvalidSecret"
 INVALID_CA = "InvalidCA"
 """The CA bundle (a Secret key, or KAPACITOR_CA_FILE) does not load as PEM certificates."""
 
+# --- KapacitorAlertHandler reasons -----------------------------------------------------
+HANDLER_DEFINED = "Defined"
+"""The topic handler is defined in Kapacitor as declared."""
+CONFIGMAP_NOT_FOUND = "ConfigMapNotFound"
+"""A ConfigMap (or key) named by optionsFrom does not exist."""
+CREATED = "Created"
+"""The object was created in Kapacitor (Event reason)."""
+UPDATED = "Updated"
+"""The object was replaced in Kapacitor to match a changed spec (Event reason)."""
+ADOPTED = "Adopted"
+"""An object that existed in Kapacitor is now managed by this resource (Event reason)."""
+
 AUTO_RETRY_ACTIVE = "Retrying"
 """AutoRetry: failed scheduled runs are retried as TaskRuns."""
 HISTORY_UNAVAILABLE = "RunHistoryUnavailable"
