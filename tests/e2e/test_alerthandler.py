@@ -3,8 +3,9 @@ real kapacitord (no fault is injected here, so no emulator).
 
 Define, update, an option from a Secret (its value reaches Kapacitor and nowhere else:
 not the resource, its Events, the operator's log or metrics), rotation of that Secret,
-drift (a handler changed behind the operator's back; a handler lost with its topic,
-which was then recreated), an error Kapacitor quotes the secret in, and deletion.
+drift (a handler changed or deleted behind the operator's back; a handler detached by
+the deletion of its topic, recreated or not: delivery checked with a real alert reaching a
+`log` handler), an error Kapacitor quotes the secret in, and deletion.
 """
 
 from __future__ import annotations
@@ -152,35 +153,79 @@ def test_define_update_secret_option_rotation_and_delete(
     assert server.handler(handler_id) is None
 
 
+def fire(kapacitord: KapacitordHandle, topic: str, event: str) -> None:
+    """One CRITICAL alert event `event` on `topic`, by a real TICKscript alert node."""
+    base = f"{kapacitord.base_url}/kapacitor/v1"
+    task = f"alert-{topic}"
+    if httpx.get(f"{base}/tasks/{task}").status_code == 404:
+        script = (
+            f"stream|from().measurement('{topic}')|alert().id('{{{{ index .Tags \"e\" }}}}')"
+            f".message('hi').crit(lambda: \"v\" > 1).topic('{topic}')"
+        )
+        body = {"id": task, "dbrps": [{"db": "telegraf", "rp": "autogen"}], "script": script,
+                "status": "enabled"}  # fmt: skip
+        httpx.post(f"{base}/tasks", json=body).raise_for_status()
+    params = {"db": "telegraf", "rp": "autogen"}
+    httpx.post(f"{base}/write", params=params, content=f"{topic},e={event} v=2").raise_for_status()
+
+
+def delivered(log: Path) -> list[str]:
+    """IDs of the events a `log` handler wrote."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [json.loads(line)["id"] for line in lines]
+
+
+def drift_repairs(kube: Kube, name: str, fragment: str) -> int:
+    return sum(
+        1 for e in kube.events(name) if e["reason"] == "DriftRepaired" and fragment in e["message"]
+    )
+
+
 def test_drift_is_repaired_even_after_the_topic_was_recreated(
-    kube: Kube, operator: OperatorProcess, kapacitord: KapacitordHandle
+    kube: Kube, operator: OperatorProcess, kapacitord: KapacitordHandle, tmp_path: Path
 ) -> None:
     topic = f"{kube.ns}-drift"
+    log = tmp_path / "alerts.log"
     server = Server(kapacitord, topic)
-    kube.apply(handler_manifest("tcp", topic=topic, id="tcp", kind="tcp",
-                                options={"address": "alerts.example.test:9000"}))  # fmt: skip
-    kube.kubectl_wait(KIND, "tcp", "Ready")
+    path = {"path": str(log)}
+    kube.apply(handler_manifest("log", topic=topic, id="log", kind="log", options=path))
+    kube.kubectl_wait(KIND, "log", "Ready")
+    fire(kapacitord, topic, "e1")
+    wait_until(lambda: delivered(log) == ["e1"], 30, "e1 delivered")
 
     # Changed behind the operator's back: restored.
-    changed = {"id": "tcp", "kind": "tcp", "options": {"address": "elsewhere:1"}}
-    httpx.put(f"{server.topic_url}/handlers/tcp", json=changed).raise_for_status()
-    server.wait_handler(
-        "tcp", lambda h: h["options"]["address"] == "alerts.example.test:9000", "restored"
-    )
-    kube.wait_event("tcp", "DriftRepaired")
+    changed = {"id": "log", "kind": "log", "options": {"path": str(tmp_path / "elsewhere.log")}}
+    httpx.put(f"{server.topic_url}/handlers/log", json=changed).raise_for_status()
+    server.wait_handler("log", lambda h: h["options"] == path, "restored")
+    wait_until(lambda: drift_repairs(kube, "log", "changed in Kapacitor") == 1, 30, "Event")
 
-    # The topic is deleted (Kapacitor deletes its handlers with it) and recreated by
-    # someone else's handler: ours comes back.
+    # Deleted behind the operator's back: re-created.
+    httpx.delete(f"{server.topic_url}/handlers/log").raise_for_status()
+    server.wait_handler("log", lambda h: h["options"] == path, "re-created")
+    wait_until(lambda: drift_repairs(kube, "log", "re-created") == 1, 30, "Event")
+
+    # The topic deleted: Kapacitor keeps the handler listed, unchanged, but detached (it
+    # would never see another alert). The operator notices the topic is gone and
+    # replaces the handler, which attaches it again (and recreates the topic).
     assert httpx.delete(server.topic_url).status_code == 204
-    assert server.handler("tcp") is None
-    other = {"id": "someone-elses", "kind": "tcp", "options": {"address": "other:1"}}
-    httpx.post(f"{server.topic_url}/handlers", json=other).raise_for_status()
-    server.wait_handler("tcp", lambda h: h["kind"] == "tcp", "handler re-created")
-    events = [e for e in kube.events("tcp") if e["reason"] == "DriftRepaired"]
-    assert any("topic was deleted" in e["message"] for e in events), events
-    obj = kube.wait_condition(KIND, "tcp", "Ready")
+    assert server.handler("log") is not None
+    wait_until(lambda: drift_repairs(kube, "log", "detached") == 1, 30, "re-attached")
+    fire(kapacitord, topic, "e2")
+    wait_until(lambda: delivered(log) == ["e1", "e2"], 30, "e2 delivered")
+
+    # Deleted and at once recreated by an alert (which reaches no handler): the topic's
+    # count went down since the operator last looked, so it re-attaches the handler.
+    for event in ("e3", "e4", "e5"):
+        fire(kapacitord, topic, event)
+    kube.wait_for(KIND, "log", lambda o: o["status"].get("topicCollected") == 4, what="count 4")
+    assert httpx.delete(server.topic_url).status_code == 204
+    fire(kapacitord, topic, "lost")
+    wait_until(lambda: drift_repairs(kube, "log", "detached") == 2, 30, "re-attached again")
+    fire(kapacitord, topic, "e6")
+    wait_until(lambda: delivered(log)[-1:] == ["e6"], 30, "e6 delivered")
+    assert delivered(log)[:5] == ["e1", "e2", "e3", "e4", "e5"]
+    obj = kube.wait_condition(KIND, "log", "Ready")
     assert condition(obj, "Synced")["status"] == "True"  # type: ignore[index]
-    assert server.handler("someone-elses") is not None, "the other handler is left alone"
 
 
 def test_an_error_quoting_the_secret_shows_it_masked(

@@ -29,6 +29,7 @@ class FakeHandlers(TopicHandlers):
 
     def __init__(self) -> None:
         self.topics: dict[str, dict[str, dict[str, Any]]] = {}
+        self.collected: dict[str, int] = {}  # topics that exist, and their counts
         self.calls: list[tuple[str, str]] = []
         self.fail: Exception | None = None
 
@@ -46,8 +47,17 @@ class FakeHandlers(TopicHandlers):
         spec = self.topics.get(topic, {}).get(handler_id)
         return None if spec is None else TopicHandler.model_validate(spec)
 
+    async def topic_collected(self, topic: str) -> int | None:
+        self._check("topic", topic)
+        return self.collected.get(topic)
+
+    def delete_topic(self, topic: str) -> None:
+        """As Kapacitor: the topic goes, its handlers stay listed (detached)."""
+        self.collected.pop(topic, None)
+
     async def create(self, topic: str, definition: dict[str, Any]) -> TopicHandler:
         self._check("create", definition["id"])
+        self.collected.setdefault(topic, 0)
         handlers = self.topics.setdefault(topic, {})
         if definition["id"] in handlers:
             raise HandlerExists("failed to create handler: already exists", status=500)
@@ -60,6 +70,7 @@ class FakeHandlers(TopicHandlers):
 
     async def replace(self, topic: str, definition: dict[str, Any]) -> TopicHandler:
         self._check("replace", definition["id"])
+        self.collected.setdefault(topic, 0)
         handlers = self.topics.get(topic, {})
         handlers[definition["id"]] = {
             "match": "",
@@ -73,7 +84,7 @@ class FakeHandlers(TopicHandlers):
         self.topics.get(topic, {}).pop(handler_id, None)
 
     def writes(self) -> list[tuple[str, str]]:
-        return [call for call in self.calls if call[0] != "get"]
+        return [call for call in self.calls if call[0] not in {"get", "topic"}]
 
 
 def resource(
@@ -164,18 +175,52 @@ async def test_secret_rotation_is_a_put() -> None:
     assert out.status.definitionHash != first.status.definitionHash
 
 
-async def test_handler_gone_with_its_topic_is_recreated_as_drift() -> None:
+async def test_deleted_handler_is_recreated_as_drift() -> None:
     fake = FakeHandlers()
     res = resource()
     first = await sync(fake, res)
-    fake.topics.pop("ops")  # topic deleted: its handlers go with it
-    fake.topics["ops"] = {"other": {"id": "other", "kind": "tcp"}}  # ...and recreated
+    fake.topics["ops"].pop("ns.hook")
     fake.calls.clear()
     out = await sync(fake, again(res, first))
     assert fake.writes() == [("create", "ns.hook")]
     assert [(e.type, e.reason) for e in out.events] == [("Warning", c.DRIFT_REPAIRED)]
-    assert "topic was deleted" in out.events[0].message
+    assert "re-created" in out.events[0].message
     no_secret(out)
+
+
+async def test_handler_detached_by_a_topic_deletion_is_attached_again() -> None:
+    fake = FakeHandlers()
+    res = resource()
+    first = await sync(fake, res)
+    fake.delete_topic("ops")
+    fake.calls.clear()
+    out = await sync(fake, again(res, first))
+    assert fake.writes() == [("replace", "ns.hook")]
+    assert [(e.type, e.reason) for e in out.events] == [("Warning", c.DRIFT_REPAIRED)]
+    assert "detached" in out.events[0].message
+    assert fake.collected["ops"] == 0
+    no_secret(out)
+
+
+async def test_a_recreated_topic_is_noticed_by_its_count() -> None:
+    fake = FakeHandlers()
+    res = resource()
+    first = await sync(fake, res)
+    fake.collected["ops"] = 4  # alerts flowed
+    seen = await sync(fake, again(res, first))
+    assert seen.status.topicCollected == 4
+    assert seen.events == []
+    fake.delete_topic("ops")
+    fake.collected["ops"] = 1  # an alert recreated the topic; it reached no handler
+    fake.calls.clear()
+    out = await sync(fake, again(res, seen))
+    assert fake.writes() == [("replace", "ns.hook")]
+    assert "detached" in out.events[0].message
+    assert out.status.topicCollected == 1
+    fake.calls.clear()
+    steady = await sync(fake, again(res, out))
+    assert fake.writes() == []
+    assert steady.events == []
 
 
 async def test_changed_behind_our_back_is_restored() -> None:
@@ -198,6 +243,7 @@ async def test_existing_handler_is_adopted() -> None:
             "options": {"timeout": 1000000000, "url": SECRET},
         }
     }
+    fake.collected["ops"] = 3
     out = await sync(fake, resource())
     assert fake.writes() == []
     assert [e.reason for e in out.events] == [c.ADOPTED]

@@ -6,7 +6,9 @@ object. Facts from Kapacitor (and the contract tests) that shape it:
 - POST creates a handler and, with it, its topic; PUT replaces the whole handler; both
   answer the stored handler, which GET returns unchanged: options are echoed as sent
   (numbers as Go floats), `options` is null when there are none, `match` "" when unset.
-- Deleting a topic deletes its handlers: a recreated topic has none.
+- Deleting a topic keeps its handlers listed and readable but detaches them: they get
+  no alert, even from a recreated topic, until replaced (PUT), which also recreates the
+  topic. A recreated topic's `collected` count starts from zero.
 - A handler Kapacitor cannot build (unknown option, bad match expression, an option of
   the wrong type) is answered with a **500** whose message starts `failed to create
   handler:` / `failed to update handler:`. That is the spec's fault, not an outage, so it
@@ -86,6 +88,21 @@ class TopicHandlers:
         except KapacitorNotFound:
             return None
         return TopicHandler.model_validate(response.json())
+
+    async def topic_collected(self, topic: str) -> int | None:
+        """How many alert events the topic has collected; None when it does not exist.
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self.client._request(
+                "GET", f"{TOPICS}/{quote(topic, safe='')}", endpoint="alerts/topics/{topic}"
+            )
+        except KapacitorNotFound:
+            return None
+        collected = response.json().get("collected", 0)
+        return int(collected) if isinstance(collected, int | float) else 0
 
     async def create(self, topic: str, definition: dict[str, Any]) -> TopicHandler:
         """POST a new handler (creating the topic if needed).

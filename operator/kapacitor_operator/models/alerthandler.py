@@ -215,6 +215,12 @@ class KapacitorAlertHandlerStatus(Model):
         description="Fingerprint of the handler as Kapacitor returned it after the operator's "
         "last write; drift is a change of this.",
     )
+    topicCollected: int | None = Field(
+        default=None,
+        description="Alert events the topic had collected at the last check. A drop means "
+        "the topic was deleted and recreated, which detaches its handlers in Kapacitor: the "
+        "operator then replaces the handler to attach it again.",
+    )
     optionsFromPaths: list[str] | None = Field(
         default=None,
         description="Option paths whose values came from Secrets or ConfigMaps (the paths only).",

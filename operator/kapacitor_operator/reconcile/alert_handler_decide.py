@@ -7,6 +7,13 @@ in tests/unit/test_alert_handler_decide.py covers every case without a server.
 Drift is judged against what Kapacitor returned after the operator's own last write
 (`last.server_hash`), not against the spec's text: so a server that rewrites or redacts
 options never looks drifted, and no secret has to be read back.
+
+A handler can also be *detached*: deleting a topic keeps its handlers listed and
+readable, unchanged, but they no longer receive its alerts, even after the topic is
+recreated (by an alert or another handler), until they are replaced (docs/kapacitord.md,
+fact 25). Kapacitor shows no attachment, so two signs are used: the topic is absent while
+the handler exists, or the topic's `collected` count went down since the last check (a
+recreated topic counts from zero). Either way the handler is PUT again, which attaches it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ class Observed:
 
     fingerprint: str
     """Fingerprint of (kind, match, options) as returned, masked like the desired one."""
+    topic_collected: int | None = 0
+    """The topic's `collected` count; None when the topic does not exist."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class LastWrite:
     definition_hash: str | None
     server_hash: str | None
     kapacitor_url: str | None
+    topic_collected: int | None = None
+    """The topic's `collected` count at the last check, if known."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class Create:
 class Update:
     """PUT the whole handler, for `why`."""
 
-    why: Literal["spec", "drift", "adopt"]
+    why: Literal["spec", "drift", "adopt", "reattach"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +93,20 @@ def decide(
     if not ours:
         # Never written by this resource (a hand-made handler, or our own create whose
         # status write was lost): keep it when it already says what the spec says.
-        if observed.fingerprint == desired_hash:
-            return Nothing(adopted=True)
-        return Update("adopt")
+        if observed.fingerprint != desired_hash:
+            return Update("adopt")
+        return Update("reattach") if is_detached(observed, None) else Nothing(adopted=True)
     if last.definition_hash != desired_hash:
         return Update("spec")
     if observed.fingerprint != last.server_hash:
         return Update("drift")
+    if is_detached(observed, last.topic_collected):
+        return Update("reattach")
     return Nothing()
+
+
+def is_detached(observed: Observed, last_collected: int | None) -> bool:
+    """Whether the handler's topic was deleted (and perhaps recreated) since last seen."""
+    if observed.topic_collected is None:
+        return True
+    return last_collected is not None and observed.topic_collected < last_collected

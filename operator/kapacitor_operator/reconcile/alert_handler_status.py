@@ -31,7 +31,13 @@ def _drop(st: Status, *types: str) -> None:
 
 
 def status_in_sync(
-    res: KapacitorAlertHandler, desired: DesiredHandler, *, url: str, now: str, server_hash: str
+    res: KapacitorAlertHandler,
+    desired: DesiredHandler,
+    *,
+    url: str,
+    now: str,
+    server_hash: str,
+    topic_collected: int | None,
 ) -> Status:
     """Status after Kapacitor was found or made to hold the handler as declared."""
     st = res.status.model_copy(deep=True)
@@ -43,6 +49,7 @@ def status_in_sync(
     st.lastSyncedAt = now
     st.definitionHash = desired.definition_hash
     st.serverHash = server_hash
+    st.topicCollected = topic_collected
     st.optionsFromPaths = list(desired.secret_paths) or None
     message = f"Handler {desired.handler_id} ({desired.kind}) is defined on topic {desired.topic}."
     _set(st, now, gen, c.READY, "True", c.HANDLER_DEFINED, message)

@@ -71,7 +71,8 @@ async def observe(api: TopicHandlers, desired: DesiredHandler) -> Observed | Non
     server = await api.get(desired.topic, desired.handler_id)
     if server is None:
         return None
-    return Observed(desired.fingerprint_of(server.kind, server.match, server.options))
+    collected = await api.topic_collected(desired.topic)
+    return Observed(desired.fingerprint_of(server.kind, server.match, server.options), collected)
 
 
 async def act(api: TopicHandlers, plan: Plan, desired: DesiredHandler) -> TopicHandler | None:
@@ -99,14 +100,20 @@ def plan_events(plan: Plan, desired: DesiredHandler) -> list[EventNote]:
     if isinstance(plan, Create):
         if plan.vanished:
             message = (
-                f"{what} was gone from Kapacitor (deleted, or its topic was deleted and "
-                "recreated); re-created."
+                f"{what} was gone from Kapacitor (deleted behind the operator's back); re-created."
             )
             return [EventNote("Warning", c.DRIFT_REPAIRED, message)]
         return [EventNote("Normal", c.CREATED, f"Created {what[0].lower()}{what[1:]}.")]
     if isinstance(plan, Update):
         if plan.why == "drift":
             message = f"{what} was changed in Kapacitor; restored the spec."
+            return [EventNote("Warning", c.DRIFT_REPAIRED, message)]
+        if plan.why == "reattach":
+            message = (
+                f"{what} was detached: its topic was deleted in Kapacitor (and perhaps "
+                "recreated), which stops delivery to existing handlers; replaced it to "
+                "attach it again."
+            )
             return [EventNote("Warning", c.DRIFT_REPAIRED, message)]
         if plan.why == "adopt":
             message = f"{what} existed in Kapacitor with another definition; replaced by the spec."
@@ -128,7 +135,8 @@ async def sync_alert_handler(
 ) -> HandlerOutcome:
     """Reconcile one KapacitorAlertHandler. Never raises for Kapacitor errors."""
     url = redact_url(api.base_url)
-    last = LastWrite(res.status.definitionHash, res.status.serverHash, res.status.kapacitorURL)
+    st = res.status
+    last = LastWrite(st.definitionHash, st.serverHash, st.kapacitorURL, st.topicCollected)
     scrub = scrubber(desired)
     try:
         observed = None if claimed_by else await observe(api, desired)
@@ -155,7 +163,11 @@ async def sync_alert_handler(
     else:
         assert observed is not None  # Nothing is decided only about an observed handler
         server_hash = observed.fingerprint
-    status = status_in_sync(res, desired, url=url, now=now, server_hash=server_hash)
+    # A PUT that recreated the topic leaves it at 0; a POST's topic is read next time.
+    collected = (observed.topic_collected or 0) if observed is not None else None
+    status = status_in_sync(
+        res, desired, url=url, now=now, server_hash=server_hash, topic_collected=collected
+    )
     events = [EventNote(n.type, n.reason, scrub(n.message)) for n in plan_events(plan, desired)]
     return HandlerOutcome(status=status, events=events, writes=int(written is not None))
 
