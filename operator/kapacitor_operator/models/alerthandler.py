@@ -108,9 +108,8 @@ _RULES: Any = [
     {
         # Kapacitor panics (and exits) building an aggregate handler without a positive
         # interval: refuse it before it is stored (issue 15).
-        "rule": "self.kind != 'aggregate' || (has(self.options) && 'interval' in self.options "
-        "&& (type(self.options['interval']) == int ? self.options['interval'] > 0 : "
-        "(type(self.options['interval']) == double ? self.options['interval'] >= 1.0 : false)))",
+        "rule": "self.kind != 'aggregate' || (has(self.options) && has(self.options.interval) "
+        "&& self.options.interval >= 1.0)",
         "message": "aggregate handlers need options.interval, a positive number of nanoseconds "
         "(e.g. 60000000000 for 1m)",
     },
@@ -164,9 +163,15 @@ class KapacitorAlertHandlerSpec(Model):
         "in optionsFrom instead.",
         json_schema_extra={
             "maxProperties": 64,
-            "additionalProperties": {
-                "description": "An option value: a string, number, bool, list or object.",
-                "x-kubernetes-preserve-unknown-fields": True,
+            # Free-form, but `interval` is declared: CEL sees only declared fields, and an
+            # aggregate handler needs it (see _RULES).
+            "x-kubernetes-preserve-unknown-fields": True,
+            "properties": {
+                "interval": {
+                    "type": "number",
+                    "description": "aggregate only: how often to send the aggregated "
+                    "events, in nanoseconds (a number, e.g. 60000000000 for 1m).",
+                }
             },
         },
     )
