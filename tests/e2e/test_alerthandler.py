@@ -177,7 +177,9 @@ def delivered(log: Path) -> list[str]:
 
 def drift_repairs(kube: Kube, name: str, fragment: str) -> int:
     return sum(
-        1 for e in kube.events(name) if e["reason"] == "DriftRepaired" and fragment in e["message"]
+        int(e.get("count") or 1)
+        for e in kube.events(name)
+        if e["reason"] == "DriftRepaired" and fragment in e["message"]
     )
 
 
