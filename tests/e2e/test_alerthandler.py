@@ -281,7 +281,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         {"topic": "t", "kind": "post", "optionsFrom": [
             {"path": "url", "secretKeyRef": {"name": "s", "key": "a"}},
             {"path": "url", "secretKeyRef": {"name": "s", "key": "b"}}]},
-        "Duplicate value",
+        "duplicate entries for key",
     ),
     ("bad path", {"topic": "t", "kind": "post", "optionsFrom": [
         {"path": "a..b", "secretKeyRef": {"name": "s", "key": "k"}}]}, "path"),
