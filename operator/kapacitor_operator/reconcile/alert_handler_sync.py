@@ -43,12 +43,11 @@ AUTH_RETRY_DELAY = 120.0
 HandlerOutcome = Outcome[KapacitorAlertHandlerStatus]
 
 
-def scrubber(desired: DesiredHandler | None, values: dict[str, str] | None = None) -> Scrubber:
+def scrubber(desired: DesiredHandler) -> Scrubber:
     """Hides the option values taken from optionsFrom."""
-    found = list((values or {}).values())
-    if desired is not None and desired.options is not None:
-        found.extend(_values_at(desired.options, desired.secret_paths))
-    return Scrubber(found)
+    if desired.options is None:
+        return Scrubber()
+    return Scrubber(_values_at(desired.options, desired.secret_paths))
 
 
 def _values_at(options: dict[str, object], paths: tuple[str, ...]) -> list[str]:
