@@ -72,6 +72,8 @@ UPDATED = "Updated"
 """The object was replaced in Kapacitor to match a changed spec (Event reason)."""
 ADOPTED = "Adopted"
 """An object that existed in Kapacitor is now managed by this resource (Event reason)."""
+DELETING = "Deleting"
+"""The resource is being deleted and waits for Kapacitor (Ready reason); Synced says why."""
 
 AUTO_RETRY_ACTIVE = "Retrying"
 """AutoRetry: failed scheduled runs are retried as TaskRuns."""

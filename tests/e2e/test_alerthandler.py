@@ -261,6 +261,31 @@ def test_a_missing_secret_is_explained(kube: Kube, operator: OperatorProcess) ->
     assert f"Secret {kube.ns}/absent not found" in condition(obj, "Ready")["message"]  # type: ignore[index]
 
 
+def test_a_deletion_waiting_for_kapacitor_says_so(
+    control_plane: ControlPlane, kube: Kube, kapacitord: KapacitordHandle, tmp_path: Path
+) -> None:
+    dead = "http://127.0.0.1:9"  # nothing listens: connection refused at once
+    with make_operator(
+        control_plane,
+        kube.ns,
+        kapacitord.base_url,
+        tmp_path / "op",
+        OPERATOR_ALLOWED_KAPACITOR_URLS=dead,
+    ):
+        kube.apply(handler_manifest("far", topic="t", kind="tcp", kapacitor={"url": dead}))
+        kube.wait_condition(KIND, "far", "Synced", "False", reason="KapacitorUnavailable")
+        kube.delete(KIND, "far")
+        obj = kube.wait_condition(KIND, "far", "Ready", "False", reason="Deleting")
+        assert (
+            "Deletion waits: Kapacitor at http://127.0.0.1:9" in condition(obj, "Ready")["message"]
+        )  # type: ignore[index]
+        assert condition(obj, "Synced")["reason"] == "KapacitorUnavailable"  # type: ignore[index]
+        assert kube.get(KIND, "far") is not None, "the finalizer holds the resource"
+        # Orphan lets it go without Kapacitor.
+        kube.patch(KIND, "far", {"spec": {"deletionPolicy": "Orphan"}})
+        kube.wait_gone(KIND, "far", timeout=60)
+
+
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("unknown kind", {"topic": "t", "kind": "carrier-pigeon"}, "Unsupported value"),
     ("aggregate without interval", {"topic": "t", "kind": "aggregate"}, "options.interval"),

@@ -14,6 +14,7 @@ from kapacitor_operator.kapacitor.errors import KapacitorRejected, KapacitorUnav
 from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandler, TopicHandlers
 from kapacitor_operator.models.resources import KapacitorAlertHandler, parse_alerthandler
 from kapacitor_operator.reconcile.alert_handler_desired import build_desired
+from kapacitor_operator.reconcile.alert_handler_status import status_deleting
 from kapacitor_operator.reconcile.alert_handler_sync import (
     delete_alert_handler,
     sync_alert_handler,
@@ -300,3 +301,25 @@ async def test_delete(policy: str) -> None:
     assert result.deleted is (policy == "Delete")
     assert ("ns.hook" in fake.topics["ops"]) is (policy == "Orphan")
     await delete_alert_handler(res, fake)  # idempotent
+
+
+def test_a_waiting_deletion_is_told_in_status() -> None:
+    res = resource(
+        {
+            "observedGeneration": 1,
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Defined", "observedGeneration": 1},
+                {"type": "Synced", "status": "True", "reason": "Synced", "observedGeneration": 1},
+            ],
+        }
+    )
+    st = status_deleting(
+        res, reason=c.UNAVAILABLE, message="Kapacitor at http://k is unavailable.", now=NOW
+    )
+    ready = c.get_condition(st.conditions, c.READY)
+    synced = c.get_condition(st.conditions, c.SYNCED)
+    assert ready is not None
+    assert synced is not None
+    assert (ready.status, ready.reason) == ("False", c.DELETING)
+    assert ready.message == "Deletion waits: Kapacitor at http://k is unavailable."
+    assert (synced.status, synced.reason) == ("False", c.UNAVAILABLE)

@@ -37,6 +37,7 @@ from kapacitor_operator.reconcile.alert_handler_desired import (
     default_handler_id,
 )
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
+from kapacitor_operator.reconcile.alert_handler_status import status_deleting
 from kapacitor_operator.reconcile.alert_handler_sync import (
     delete_alert_handler,
     failure_outcome,
@@ -155,7 +156,16 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, cla
     raise_for_kopf(outcome, retry)
 
 
-async def _delete(body: kopf.Body, memo: Any, retry: int, claims: Any) -> None:
+def _waiting(
+    body: kopf.Body, patch: kopf.Patch, res: KapacitorAlertHandler, reason: str, message: str
+) -> None:
+    """Say in status (not only in an Event) that the deletion waits, and why."""
+    status = status_deleting(res, reason=reason, message=message, now=utcnow())
+    apply_status(patch, body, status_dict(status), volatile=("lastSyncedAt",))
+    kopf.warn(body, reason=reason, message=message)
+
+
+async def _delete(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, claims: Any) -> None:
     runtime: Runtime = memo.runtime
     settings = runtime.settings
     try:
@@ -187,22 +197,26 @@ async def _delete(body: kopf.Body, memo: Any, retry: int, claims: Any) -> None:
             f"{exc.message}; cannot delete from Kapacitor. Fix it, or set "
             "spec.deletionPolicy: Orphan to let the resource go."
         )
-        kopf.warn(body, reason=exc.reason, message=message)
+        _waiting(body, patch, res, exc.reason, message)
         raise kopf.TemporaryError(message, delay=exc.retry_after or REFERENCE_RETRY) from exc
     except InvalidCABundle as exc:
         message = f"KAPACITOR_CA_FILE: {exc}; cannot delete from Kapacitor."
-        kopf.warn(body, reason=c.INVALID_CA, message=message)
+        _waiting(body, patch, res, c.INVALID_CA, message)
         raise kopf.TemporaryError(message, delay=REFERENCE_RETRY) from exc
     except KubeError as exc:
         message = f"Kubernetes API error: {exc}; cannot delete from Kapacitor."
-        kopf.warn(body, reason=c.KUBERNETES_ERROR, message=message)
+        _waiting(body, patch, res, c.KUBERNETES_ERROR, message)
         raise kopf.TemporaryError(message, delay=backoff_delay(retry)) from exc
     except KapacitorError as exc:
         url = redact_url(connection_url(res.spec.kapacitor, settings))
         outcome = failure_outcome(
             res, exc, now=utcnow(), url=url, desired_hash=None, scrub=Scrubber()
         )
-        emit(body, outcome.events)
+        message = (
+            f"{outcome.message} Retrying; or set spec.deletionPolicy: Orphan to let the "
+            "resource go."
+        )
+        _waiting(body, patch, res, outcome.events[0].reason, message)
         raise kopf.TemporaryError(
             outcome.message, delay=outcome.delay or backoff_delay(retry)
         ) from exc
@@ -245,5 +259,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["alerthandler_claims"])
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="alerthandler_delete", registry=registry)
-    async def alerthandler_delete(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-        await _delete(body, memo, kwargs.get("retry", 0), kwargs["alerthandler_claims"])
+    async def alerthandler_delete(
+        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
+    ) -> None:
+        await _delete(body, patch, memo, kwargs.get("retry", 0), kwargs["alerthandler_claims"])

@@ -100,3 +100,16 @@ def status_failed(
     else:
         _drop(st, c.STALLED, c.RECONCILING)
     return st
+
+
+def status_deleting(res: KapacitorAlertHandler, *, reason: str, message: str, now: str) -> Status:
+    """Status while the deletion waits for Kapacitor: no longer Ready, and why it waits."""
+    st = res.status.model_copy(deep=True)
+    gen = res.generation
+    st.observedGeneration = gen
+    waiting = f"Deletion waits: {message}"
+    _set(st, now, gen, c.READY, "False", c.DELETING, waiting)
+    _set(st, now, gen, c.SYNCED, "False", reason, message)
+    _set(st, now, gen, c.RECONCILING, "True", c.DELETING, waiting)
+    _drop(st, c.STALLED)
+    return st
