@@ -89,6 +89,9 @@ def rbac(ns: str) -> list[dict[str, Any]]:
         role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"],
                                 "resourceNames": ["creds", "ca"], "verbs": ["get"]}]),
         binding("secret-reader", [user(TRUSTED)]),
+        role("configmap-reader", [{"apiGroups": [""], "resources": ["configmaps"],
+                                   "resourceNames": ["opts"], "verbs": ["get"]}]),
+        binding("configmap-reader", [user(TRUSTED)]),
     ]  # fmt: skip
 
 
@@ -128,6 +131,7 @@ def setup(
     cp.kubectl("create", "serviceaccount", OPERATOR, "-n", ns)
     for name in ("creds", "ca", "other"):
         cp.kubectl("create", "secret", "generic", name, "-n", ns, "--from-literal=k=v")
+    cp.kubectl("create", "configmap", "opts", "-n", ns, "--from-literal=k=v")
     text = "\n---\n".join(yaml.safe_dump(d) for d in rbac(ns))
     cp.kubectl("apply", "-n", ns, "-f", "-", input=text)
     docs = render_policy(helm, tmp_path_factory.mktemp("vap"), [ns])
@@ -301,3 +305,48 @@ def test_other_namespaces_are_not_bound(setup: Setup, namespace: str) -> None:
         input=json.dumps(run), check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def alert_handler(name: str, *sources: dict[str, Any], **kapacitor: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"topic": "ops", "kind": "post", "optionsFrom": list(sources)}
+    if kapacitor:
+        spec["kapacitor"] = {"url": "http://kapacitor.monitoring:9092", **kapacitor}
+    return {"apiVersion": API, "kind": "KapacitorAlertHandler", "metadata": {"name": name},
+            "spec": spec}  # fmt: skip
+
+
+URL_FROM_SECRET = {"path": "url", "secretKeyRef": {"name": "creds", "key": "k"}}
+URL_FROM_OTHER = {"path": "url", "secretKeyRef": {"name": "other", "key": "k"}}
+HEADER_FROM_CONFIGMAP = {"path": "headers.X-Team", "configMapKeyRef": {"name": "opts", "key": "k"}}
+
+
+def test_alert_handler_option_sources_need_the_right_to_read_them(setup: Setup) -> None:
+    """KapacitorAlertHandler optionsFrom: the operator reads the Secret or ConfigMap and
+    sends the value to Kapacitor, so its author must be able to read it."""
+    refused(
+        setup.create(WRITER, alert_handler("h1", URL_FROM_SECRET)),
+        "spec.optionsFrom[].secretKeyRef",
+        f"{WRITER} may not get Secret creds in namespace {setup.ns}",
+    )
+    refused(
+        setup.create(WRITER, alert_handler("h1", HEADER_FROM_CONFIGMAP)),
+        "spec.optionsFrom[].configMapKeyRef",
+        f"{WRITER} may not get ConfigMap opts in namespace {setup.ns}",
+        "missing right: get configmaps",
+    )
+    refused(
+        setup.create(WRITER, alert_handler("h1", credentialsSecretRef={"name": "creds"})),
+        "spec.kapacitor.credentialsSecretRef",
+    )
+    admitted(setup.create(WRITER, alert_handler("h0")))
+    admitted(setup.create(TRUSTED, alert_handler("h1", URL_FROM_SECRET, HEADER_FROM_CONFIGMAP)))
+    refused(setup.create(TRUSTED, alert_handler("h2", URL_FROM_OTHER)), "may not get Secret other")
+    # Alice may change what does not touch the references, not where the values go.
+    admitted(setup.patch(WRITER, "kapacitoralerthandler", "h1", {"spec": {"match": "changed()"}}))
+    refused(
+        setup.patch(
+            WRITER, "kapacitoralerthandler", "h1",
+            {"spec": {"kapacitor": {"url": "http://kapacitor.team-a:9092"}}},
+        ),
+        "may not get Secret creds in",
+    )  # fmt: skip

@@ -61,6 +61,7 @@ def test_every_example_is_covered() -> None:
         "07-taskrun-retry-of.yaml",
         "08-taskrun-job.yaml",
         "09-kapacitor-with-auth.yaml",
+        "12-alert-handlers-webhooks.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
@@ -98,6 +99,18 @@ def test_examples_reach_their_conditions(
     for task in ("cpu-alert", "mem-report", "disk-alert", "downsample-cpu", "hourly-rollup"):
         kube.kubectl_wait("kapacitortask", task, "Ready")
     assert kube.get("kapacitortask", "mem-report")["status"]["status"] == "disabled"  # type: ignore[index]
+
+    # Alert handlers on a topic, their secret options from a Secret.
+    kube.apply(
+        example("12-alert-handlers-webhooks.yaml", **{"topic: cpu-alerts": f"topic: {kube.ns}-cpu"})
+    )
+    for handler in ("cpu-alerts-to-teams", "cpu-alerts-to-pagerduty", "cpu-alerts-to-slack"):
+        kube.kubectl_wait("kapacitoralerthandler", handler, "Ready")
+    handlers = f"{kd.base_url}/kapacitor/v1/alerts/topics/{kube.ns}-cpu/handlers"
+    teams = httpx.get(f"{handlers}/{kube.ns}.cpu-alerts-to-teams").json()
+    assert teams["options"]["channel-url"].startswith("https://example.webhook.office.com/")
+    shown = json.dumps(kube.get("kapacitoralerthandler", "cpu-alerts-to-teams"))
+    assert "webhook.office.com" not in shown
     disk_alert = f"{kube.ns}.disk-alert"
     for task_id in (cpu_alert, disk_alert):
         assert (kd_task(kd, task_id) or {}).get("executing") is True, task_id
@@ -366,6 +379,7 @@ def test_kubectl_explain_shows_descriptions(kube: Kube) -> None:
     assert set(names) == {
         "kapacitortasks.kapacitor.operator.dev",
         "taskruns.kapacitor.operator.dev",
+        "kapacitoralerthandlers.kapacitor.operator.dev",
     }
 
 

@@ -123,11 +123,20 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]
-# spec.scriptFrom.configMapKeyRef.
+# KapacitorAlertHandlers: watched by kopf (finalizers, annotations: patch), status
+# through its subresource. They own nothing, so no finalizers subresource right.
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitoralerthandlers"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitoralerthandlers/status"]
+  verbs: ["patch"]
+# spec.scriptFrom.configMapKeyRef, and KapacitorAlertHandler spec.optionsFrom[].configMapKeyRef.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]
-# spec.kapacitor.credentialsSecretRef: read by name, never listed or watched.
+# spec.kapacitor.credentialsSecretRef and KapacitorAlertHandler
+# spec.optionsFrom[].secretKeyRef: read by name, never listed or watched.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

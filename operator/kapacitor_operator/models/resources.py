@@ -9,6 +9,11 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from kapacitor_operator import GROUP, VERSION
+from kapacitor_operator.models.alerthandler import (
+    KapacitorAlertHandlerSpec,
+    KapacitorAlertHandlerStatus,
+    alerthandler_printer_columns,
+)
 from kapacitor_operator.models.kapacitortask import (
     KapacitorTaskSpec,
     KapacitorTaskStatus,
@@ -61,7 +66,19 @@ TASKRUN = CRDKind(
     printer_columns=tuple(taskrun_printer_columns()),
 )
 
-ALL_KINDS = (KAPACITORTASK, TASKRUN)
+KAPACITORALERTHANDLER = CRDKind(
+    kind="KapacitorAlertHandler",
+    plural="kapacitoralerthandlers",
+    singular="kapacitoralerthandler",
+    short_names=("kah",),
+    spec_model=KapacitorAlertHandlerSpec,
+    status_model=KapacitorAlertHandlerStatus,
+    description="A handler on a Kapacitor alert topic (where its alerts go), kept in sync "
+    "with a Kapacitor server; secret option values come from Secrets.",
+    printer_columns=tuple(alerthandler_printer_columns()),
+)
+
+ALL_KINDS = (KAPACITORTASK, TASKRUN, KAPACITORALERTHANDLER)
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,7 @@ def parse_resource(
 
 KapacitorTask = Resource[KapacitorTaskSpec, KapacitorTaskStatus]
 TaskRun = Resource[TaskRunSpec, TaskRunStatus]
+KapacitorAlertHandler = Resource[KapacitorAlertHandlerSpec, KapacitorAlertHandlerStatus]
 
 
 def parse_kapacitortask(body: Mapping[str, Any]) -> KapacitorTask:
@@ -127,4 +145,21 @@ def parse_taskrun(body: Mapping[str, Any]) -> TaskRun:
     return parse_resource(body, TaskRunSpec, TaskRunStatus)
 
 
-__all__ = ["ALL_KINDS", "KAPACITORTASK", "TASKRUN", "VERSION", "CRDKind", "Resource"]
+def parse_alerthandler(body: Mapping[str, Any]) -> KapacitorAlertHandler:
+    """Parse a KapacitorAlertHandler object.
+
+    Raises:
+        pydantic.ValidationError: the spec is invalid.
+    """
+    return parse_resource(body, KapacitorAlertHandlerSpec, KapacitorAlertHandlerStatus)
+
+
+__all__ = [
+    "ALL_KINDS",
+    "KAPACITORALERTHANDLER",
+    "KAPACITORTASK",
+    "TASKRUN",
+    "VERSION",
+    "CRDKind",
+    "Resource",
+]
