@@ -107,6 +107,18 @@ ATTEMPT_STARTED = "AttemptStarted"
 ATTEMPT_FAILED = "AttemptFailed"
 """An attempt failed (Event reason)."""
 
+# --- watchdog (issue 16) ---------------------------------------------------------------
+DEGRADED = "Degraded"
+"""Flux tasks: True when no run succeeded for two schedule periods."""
+RUNS_OVERDUE = "RunsOverdue"
+"""An active Flux task has had no successful run for more than two schedule periods."""
+RUNS_ON_TIME = "RunsOnTime"
+"""An active Flux task's last successful run is within two schedule periods."""
+SELF_HEALED = "SelfHealed"
+"""The watchdog disabled and re-enabled a TICKscript task that stopped executing (Event)."""
+SELF_HEAL_LIMIT = "SelfHealLimitReached"
+"""The watchdog made spec.selfHeal.maxPerHour restarts in the last hour; it waits (Event)."""
+
 Status = Literal["True", "False", "Unknown"]
 
 
