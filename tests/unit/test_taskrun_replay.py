@@ -38,6 +38,7 @@ from kapacitor_operator.reconcile.taskrun_replay import (
     next_step,
     node_counts,
     replay_ids,
+    unreachable,
 )
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -280,3 +281,15 @@ def test_a_flux_task_cannot_be_replayed() -> None:
     st = decide(inputs(), TaskRunStatus(), Observation(now=T0)).status
     done = decide(inputs(), st, Observation(now=T0, target=target))
     assert (done.status.phase, done.status.endReason) == ("Failed", "failed")
+
+
+def test_an_unreachable_kapacitor_ends_the_attempt_only_when_it_must() -> None:
+    assert unreachable(RECORD, at(5), None, "connection refused") is None
+    late = unreachable(RECORD, at(600), None, "connection refused")
+    assert late is not None
+    assert late.end_reason == "timeout"
+    assert late.message is not None
+    assert late.message.endswith(f"delete replay {RPL}: connection refused")
+    stopped = unreachable(RECORD, at(5), ("stopped", "Replay cancelled."), "refused")
+    assert stopped is not None
+    assert stopped.end_reason == "stopped"

@@ -159,6 +159,20 @@ def next_step(plan: ReplayPlan, seen: Seen) -> Step:
     return MakeReplay()
 
 
+def unreachable(
+    plan: ReplayPlan, now: datetime, stop: tuple[EndReason, str] | None, error: str
+) -> AttemptResult | None:
+    """Kapacitor cannot be asked: the attempt ends only if it must (cancelled, or past its
+    timeout), without deleting anything; otherwise the executor looks again."""
+    where = f" Kapacitor could not be reached to delete replay {plan.replay_id}: {error}"
+    if stop is not None:
+        return _result(plan, stop[0], stop[1] + where, stage="Failed")
+    if now >= plan.deadline:
+        message = f"The replay did not end within the timeout of {plan.timeout:g}s." + where
+        return _result(plan, "timeout", message, stage="Failed")
+    return None
+
+
 def _ended(plan: ReplayPlan, replay: Replay) -> Done:
     nodes = node_counts(replay.stats)
     if replay.status == "finished":

@@ -36,6 +36,7 @@ from kapacitor_operator.reconcile.taskrun_replay import (
     Wait,
     next_step,
     rejected,
+    unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,9 @@ class ReplayHandle:
                     step = next_step(self.plan, await self._look())
                     result = await self._do(step)
                 except KapacitorError as exc:
-                    # Unreachable or 5xx: look again (the timeout still applies).
+                    # Unreachable or 5xx: look again, unless it must end now.
                     log.info("replay %s: Kapacitor did not answer: %s", self.plan.replay_id, exc)
-                    result = None
+                    result = unreachable(self.plan, self._clock(), self.stop, str(exc))
                     step = None
                 if result is not None:
                     self.outcome = Ended(self._sized(result))
