@@ -111,7 +111,9 @@ class ReplayHandle:
         return max(0.05, min(pause, left))
 
     async def _look(self) -> Seen:
-        replay = await self.kapacitor.get_replay(self.plan.replay_id)
+        # While this handle's own recording runs no replay can exist yet: one GET per look.
+        ours = self.made_recording and not self.made_replay
+        replay = None if ours else await self.kapacitor.get_replay(self.plan.replay_id)
         recording = None
         if replay is None or (replay.status == "running" and self.recording_size is None):
             recording = await self.kapacitor.get_recording(self.plan.recording_id)
