@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from kapacitor_operator.config import Settings
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
-from kapacitor_operator.timeutil import parse_time
+from kapacitor_operator.timeutil import format_time, parse_time
 from tests.integration.test_runs_api import until
 from tests.unit.fake_kube import FakeKube
 
@@ -181,4 +182,36 @@ async def test_cancel_deletes_a_hanging_replay(emulator: EmulatorHandle, pool: C
     st = await until(lambda: world.ended("stuck"))
     assert (st["phase"], st["endReason"]) == ("Cancelled", "stopped")
     assert world.replay_code(replay_id) == 404
+    await world.engine.drain(5)
+
+
+async def test_an_open_attempt_is_followed_by_the_ids_in_status(
+    emulator: EmulatorHandle, pool: ClientPool
+) -> None:
+    world = World(emulator, pool)
+    recording = world.recording(1)
+    emulator.clear_requests()
+    started = format_time(datetime.now(UTC) - timedelta(seconds=1), millis=True)
+    open_attempt = {"number": 1, "method": "replay", "startedAt": started}
+    status = {"phase": "Running", "attempt": 1, "taskID": world.task_id}
+    spec = {"taskRef": {"name": "cpu"}, "recordingID": recording}
+    # Recorded by an older version under other IDs: those are the ones looked up.
+    ours = {**open_attempt, "externalID": "older-scheme-1", "recordingID": recording}
+    body = {
+        "metadata": {"name": "found", "namespace": NS},
+        "spec": {"replay": spec},
+        "status": {**status, "attempts": [ours]},
+    }
+    world.engine.on_taskrun(None, world.kube.put("taskruns", body))
+    st = await until(lambda: world.ended("found"))
+    assert (st["phase"], st["runID"]) == ("Succeeded", "older-scheme-1")
+    # Its task gone: the attempt ends crashed (how its replay ended cannot be known).
+    gone = {
+        "metadata": {"name": "orphan", "namespace": NS},
+        "spec": {"replay": {**spec, "taskRef": {"name": "missing"}}},
+        "status": {**status, "attempts": [{**ours, "externalID": "x-1"}]},
+    }
+    world.engine.on_taskrun(None, world.kube.put("taskruns", gone))
+    st = await until(lambda: world.ended("orphan"))
+    assert (st["phase"], st["endReason"]) == ("Failed", "crashed")
     await world.engine.drain(5)

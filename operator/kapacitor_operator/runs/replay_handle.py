@@ -18,7 +18,9 @@ from datetime import datetime
 
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import KapacitorError, KapacitorRejected
-from kapacitor_operator.models.common import EndReason
+from kapacitor_operator.models.common import EndReason, parse_duration
+from kapacitor_operator.models.resources import TaskRun
+from kapacitor_operator.models.taskrun import Attempt
 from kapacitor_operator.reconcile.taskrun_model import (
     AttemptObservation,
     AttemptResult,
@@ -36,6 +38,7 @@ from kapacitor_operator.reconcile.taskrun_replay import (
     Wait,
     next_step,
     rejected,
+    replay_ids,
     unreachable,
 )
 
@@ -43,6 +46,36 @@ log = logging.getLogger(__name__)
 PAUSE_MIN = 0.5
 PAUSE_MAX = 5.0
 """Looks at a running recording or replay back off from half a second to five."""
+
+
+def replay_plan(
+    run: TaskRun,
+    uid: str,
+    number: int,
+    *,
+    task_id: str,
+    started: datetime,
+    timeout: float,
+    attempt: Attempt | None = None,
+) -> ReplayPlan:
+    """Attempt `number` of a replay TaskRun; an attempt found in status keeps the IDs it
+    recorded."""
+    spec = run.spec.replay
+    assert spec is not None
+    recording_id, replay_id = replay_ids(uid, number, spec.recordingID)
+    if attempt is not None:
+        recording_id = attempt.recordingID or recording_id
+        replay_id = attempt.externalID or replay_id
+    return ReplayPlan(
+        task_id=task_id,
+        recording_id=recording_id,
+        replay_id=replay_id,
+        record_seconds=parse_duration(spec.record.duration) if spec.record else None,
+        clock=spec.clock,
+        recording_time=spec.recordingTime,
+        started_at=started,
+        timeout=timeout,
+    )
 
 
 class ReplayHandle:

@@ -24,7 +24,7 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.models.common import parse_duration
 from kapacitor_operator.models.resources import TaskRun, parse_taskrun
-from kapacitor_operator.models.taskrun import TaskRunStatus
+from kapacitor_operator.models.taskrun import Attempt, TaskRunStatus
 from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.taskrun_decide import decide, invalid_spec
 from kapacitor_operator.reconcile.taskrun_model import (
@@ -45,13 +45,12 @@ from kapacitor_operator.reconcile.taskrun_model import (
     TargetState,
     Waiting,
 )
-from kapacitor_operator.reconcile.taskrun_replay import ReplayPlan, replay_ids
 from kapacitor_operator.reconcile.taskrun_state import is_terminal, open_attempt
 from kapacitor_operator.runs.api_handle import ApiHandle
 from kapacitor_operator.runs.job_handle import JobHandle
 from kapacitor_operator.runs.persist import StatusWriter
 from kapacitor_operator.runs.prepare import RECHECK, Target, resolve_target, target_ref
-from kapacitor_operator.runs.replay_handle import ReplayHandle
+from kapacitor_operator.runs.replay_handle import ReplayHandle, replay_plan
 from kapacitor_operator.timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -435,18 +434,7 @@ class RunWorker:
         target = found if isinstance(found, Target) else None
         if self.run.spec.replay is not None:
             started = parse_time(attempt.startedAt) if attempt.startedAt else now
-            if target is None:
-                message = "The replay's KapacitorTask is gone, so how its replay ended is unknown."
-                result = AttemptResult("crashed", attempt.externalID, message)
-                self.handle = ReplayHandle(
-                    self._replay_plan("", action.number, started),
-                    None,
-                    wake=self.wake,
-                    clock=self.deps.clock,
-                    outcome=Ended(result),
-                )
-            else:
-                self.handle = self._replay_handle(target, action.number, started)
+            self.handle = self._replay_handle(target, action.number, started, attempt)
             self.wake()
             return
         self.handle, self.held = self.engine.follow_handle(
@@ -454,25 +442,28 @@ class RunWorker:
         )
         self.wake()
 
-    def _replay_plan(self, task_id: str, number: int, started: datetime) -> ReplayPlan:
+    def _replay_handle(
+        self, target: Target | None, number: int, started: datetime, attempt: Attempt | None = None
+    ) -> ReplayHandle:
+        """Make (or find) attempt `number`'s recording and replay, and follow them; for an
+        attempt found open, by the IDs and task its status records. No target: the
+        KapacitorTask is gone, so how the replay ended cannot be known."""
         assert self.run is not None
-        assert self.run.spec.replay is not None
-        spec = self.run.spec.replay
-        recording_id, replay_id = replay_ids(self.uid, number, spec.recordingID)
-        return ReplayPlan(
-            task_id=task_id,
-            recording_id=recording_id,
-            replay_id=replay_id,
-            record_seconds=parse_duration(spec.record.duration) if spec.record else None,
-            clock=spec.clock,
-            recording_time=spec.recordingTime,
-            started_at=started,
+        task_id = self.status.taskID if attempt is not None and self.status.taskID else None
+        plan = replay_plan(
+            self.run,
+            self.uid,
+            number,
+            task_id=task_id or (target.task_id if target else ""),
+            started=started,
             timeout=self._timeout(),
+            attempt=attempt,
         )
-
-    def _replay_handle(self, target: Target, number: int, started: datetime) -> ReplayHandle:
-        """Make (or find) attempt `number`'s recording and replay, and follow them."""
-        plan = self._replay_plan(target.task_id, number, started)
+        if target is None:
+            message = "The replay's KapacitorTask is gone, so how its replay ended is unknown."
+            result = AttemptResult("crashed", plan.replay_id, message)
+            outcome = Ended(result)
+            return ReplayHandle(plan, None, wake=self.wake, clock=self.deps.clock, outcome=outcome)
         return ReplayHandle(plan, target.client, wake=self.wake, clock=self.deps.clock)
 
     async def _cancel(self, now: datetime) -> None:
