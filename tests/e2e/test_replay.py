@@ -148,3 +148,31 @@ def test_a_replay_past_its_timeout_is_cancelled(
     # The replay was deleted in Kapacitor (DELETE /replays/{id}).
     resp = httpx.get(f"{kapacitord.base_url}{V1}/replays/{attempt['externalID']}")
     assert resp.status_code == 404, resp.text
+
+
+def test_an_operator_restart_while_recording_makes_nothing_twice(
+    kube: Kube, kapacitord_operator: OperatorProcess, kapacitord: KapacitordHandle
+) -> None:
+    ready_task(kube, "cpu")
+    replay = {"taskRef": {"name": "cpu"}, "record": {"type": "stream", "duration": "2s"}}
+    taskrun(kube, "across", replay=replay, timeout="2m")
+    obj = kube.wait_for(
+        "taskrun",
+        "across",
+        lambda o: (status(o).get("replay") or {}).get("stage") == "Recording",
+        timeout=60,
+        what="recording",
+    )
+    kapacitord_operator.restart(kill=True)  # no drain: the next process finds the attempt open
+    attempt = status(obj)["attempts"][0]
+    start = int(parse_time(attempt["startedAt"]).timestamp())
+    m = f"cpu_{kube.ns}"
+    write(kapacitord, f"{m} usage_idle=5 {start + 1}\n{m} usage_idle=70 {start + 3600}")
+    kube.kubectl_wait("taskrun", "across", "Succeeded", timeout=90)
+    st = status(kube.get("taskrun", "across") or {})
+    (only,) = st["attempts"]
+    assert only["externalID"] == attempt["externalID"]
+    base = kapacitord.base_url
+    for kind, made in (("replays", attempt["externalID"]), ("recordings", attempt["recordingID"])):
+        ids = [r["id"] for r in httpx.get(f"{base}{V1}/{kind}").json()[kind]]
+        assert ids.count(made) == 1, (kind, ids)
