@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from kapacitor_operator.models.common import (
     DNS_SUBDOMAIN_PATTERN,
@@ -76,6 +76,9 @@ class JobTemplate(Model):
     )
 
 
+ONE_SOURCE = "set exactly one of replay.recordingID or replay.record"
+
+
 class StreamRecording(Model):
     """A stream recording made for the replay: the points written to Kapacitor for the
     task's dbrps and measurements while it records."""
@@ -96,17 +99,6 @@ class StreamRecording(Model):
 
 class ReplayTarget(Model):
     """Replay recorded data against a TICKscript task, without touching the live task."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "has(self.recordingID) != has(self.record)",
-                    "message": "set exactly one of replay.recordingID or replay.record",
-                }
-            ]
-        }
-    )
 
     taskRef: TaskRef = Field(
         description="The TICKscript KapacitorTask (type stream or batch) to replay against."
@@ -132,6 +124,12 @@ class ReplayTarget(Model):
         default=False,
         description="Use the recorded points' times instead of shifting them to now.",
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReplayTarget:
+        if (self.recordingID is None) == (self.record is None):
+            raise ValueError(ONE_SOURCE)
+        return self
 
 
 _RULES: Any = [
@@ -200,7 +198,8 @@ class TaskRunSpec(Model):
         "one replay per attempt. Exclusive with taskRef and job.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": "self == oldSelf", "message": "replay is immutable"}
+                {"rule": "self == oldSelf", "message": "replay is immutable"},
+                {"rule": "has(self.recordingID) != has(self.record)", "message": ONE_SOURCE},
             ]
         },
     )
