@@ -107,6 +107,8 @@ TASK_NOT_READY = "TaskNotReady"
 """The referenced KapacitorTask has no Kapacitor task yet (not synced, or rejected)."""
 NOT_FLUX = "NotFluxTask"
 """The referenced KapacitorTask is a TICKscript task; TaskRuns run Flux tasks."""
+NOT_TICKSCRIPT = "NotReplayable"
+"""A replay's KapacitorTask is not a TICKscript task of the kind its recording needs."""
 WAITING = "Waiting"
 """The attempt waits for a free run slot on its Kapacitor server (or for its scheduledFor)."""
 JOB_REJECTED = "JobRejected"
@@ -118,6 +120,18 @@ ATTEMPT_STARTED = "AttemptStarted"
 """An attempt started (Event reason)."""
 ATTEMPT_FAILED = "AttemptFailed"
 """An attempt failed (Event reason)."""
+
+# --- watchdog (issue 16) ---------------------------------------------------------------
+DEGRADED = "Degraded"
+"""Flux tasks: True when no run succeeded for two schedule periods."""
+RUNS_OVERDUE = "RunsOverdue"
+"""An active Flux task has had no successful run for more than two schedule periods."""
+RUNS_ON_TIME = "RunsOnTime"
+"""An active Flux task's last successful run is within two schedule periods."""
+SELF_HEALED = "SelfHealed"
+"""The watchdog disabled and re-enabled a TICKscript task that stopped executing (Event)."""
+SELF_HEAL_LIMIT = "SelfHealLimitReached"
+"""The watchdog made spec.selfHeal.maxPerHour restarts in the last hour; it waits (Event)."""
 
 Status = Literal["True", "False", "Unknown"]
 

@@ -33,7 +33,7 @@ DRIFT_REPAIRS = Counter(
 )
 RUN_ATTEMPTS = Counter(
     "kapacitor_operator_taskrun_attempts_total",
-    "Finished TaskRun attempts by backend (kapacitor, job) and end reason.",
+    "Finished TaskRun attempts by backend (kapacitor, job, replay) and end reason.",
     ["backend", "end_reason"],
     registry=REGISTRY,
 )

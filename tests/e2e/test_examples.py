@@ -61,6 +61,7 @@ def test_every_example_is_covered() -> None:
         "07-taskrun-retry-of.yaml",
         "08-taskrun-job.yaml",
         "09-kapacitor-with-auth.yaml",
+        "10-taskrun-replay.yaml",
         "12-alert-handlers-webhooks.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
@@ -178,6 +179,29 @@ def test_examples_reach_their_conditions(
     kube.kubectl_wait("taskrun", "hourly-backup", "Succeeded", timeout=120)
     attempt = kube.get("taskrun", "hourly-backup")["status"]["attempts"][0]  # type: ignore[index]
     assert (attempt["exitCode"], attempt["logTail"]) == (0, ["backing up Kapacitor"])
+
+    # A replay of cpu-alert on a stream recording of what is written while it records.
+    kube.apply(example("10-taskrun-replay.yaml", **{"duration: 10m": "duration: 3s"}))
+    recording = kube.wait_for(
+        "taskrun",
+        "cpu-alert-replay",
+        lambda o: (o.get("status") or {}).get("replay", {}).get("stage") == "Recording",
+        timeout=60,
+        what="recording",
+    )["status"]
+    # Points are recorded by their time stamps: two inside the window (the attempt's start
+    # plus 3 s), then one after it, which ends the recording.
+    start = int(parse_time(recording["attempts"][-1]["startedAt"]).timestamp())
+    write = f"{kd.base_url}/kapacitor/v1/write?db=telegraf&rp=autogen&precision=s"
+    lines = f"cpu usage_idle=5 {start + 1}\ncpu usage_idle=50 {start + 2}\n"
+    httpx.post(write, content=lines + f"cpu usage_idle=70 {start + 3600}").raise_for_status()
+    kube.kubectl_wait("taskrun", "cpu-alert-replay", "Succeeded", timeout=60)
+    replayed = kube.get("taskrun", "cpu-alert-replay")["status"]["replay"]  # type: ignore[index]
+    assert (replayed["recordingID"], replayed["stage"]) == (
+        recording["replay"]["recordingID"],
+        "Finished",
+    )
+    assert replayed["nodes"]
 
     # The same files applied again: nothing changes (no spec field is owned by the operator).
     before = generations(kube)
@@ -302,11 +326,37 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 BAD_RUNS: list[tuple[str, dict[str, Any], str]] = [
-    ("neither", {}, "exactly one of spec.taskRef or spec.job"),
+    ("neither", {}, "exactly one of spec.taskRef, spec.job or spec.replay"),
     (
         "both",
         {"taskRef": {"name": "a"}, "job": {"template": {"spec": {"containers": [{}]}}}},
-        "exactly one of spec.taskRef or spec.job",
+        "exactly one of spec.taskRef, spec.job or spec.replay",
+    ),
+    (
+        "replay and taskRef",
+        {"taskRef": {"name": "a"}, "replay": {"taskRef": {"name": "a"}, "recordingID": "r"}},
+        "exactly one of spec.taskRef, spec.job or spec.replay",
+    ),
+    (
+        "replay without data",
+        {"replay": {"taskRef": {"name": "a"}}},
+        "exactly one of replay.recordingID or replay.record",
+    ),
+    (
+        "replay with both",
+        {
+            "replay": {
+                "taskRef": {"name": "a"},
+                "recordingID": "r",
+                "record": {"duration": "1m"},
+            }
+        },
+        "exactly one of replay.recordingID or replay.record",
+    ),
+    (
+        "bad clock",
+        {"replay": {"taskRef": {"name": "a"}, "recordingID": "r", "clock": "slow"}},
+        "spec.replay.clock",
     ),
     (
         "retryOf with job",

@@ -121,3 +121,26 @@ def test_validation_errors_never_repeat_the_input() -> None:
         parse_kapacitortask(body)
     assert "pw-Zq81" not in str(excinfo.value)
     assert "pw-Zq81" not in repr(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "replay",
+    [
+        {"taskRef": {"name": "cpu"}},
+        {"taskRef": {"name": "cpu"}, "recordingID": "r", "record": {"duration": "1m"}},
+    ],
+)
+def test_a_replay_needs_exactly_one_source(replay: dict[str, object]) -> None:
+    from kapacitor_operator.models.taskrun import ReplayTarget
+
+    with pytest.raises(ValidationError, match=r"exactly one of replay\.recordingID"):
+        ReplayTarget.model_validate(replay)
+
+
+def test_a_replay_spec_parses() -> None:
+    from kapacitor_operator.models.taskrun import ReplayTarget
+
+    parsed = ReplayTarget.model_validate(
+        {"taskRef": {"name": "cpu"}, "record": {"type": "stream", "duration": "10m"}}
+    )
+    assert (parsed.clock, parsed.recordingTime, parsed.record is not None) == ("fast", False, True)

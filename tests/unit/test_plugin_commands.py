@@ -472,3 +472,22 @@ async def test_logs_fall_back_when_the_taskruns_task_is_gone() -> None:
     with pytest.raises(Unavailable, match="no Kapacitor run ID yet"):
         await sources.run_log(body, Attempt(number=2, method="retry"))
     await sources.aclose()
+
+
+async def test_logs_of_a_replay_attempt_come_from_status() -> None:
+    from kapacitor_operator.plugin.log_sources import Sources
+    from kapacitor_operator.plugin.logs import _fetch
+
+    sources = Sources(session(kube({})), container=None, tail=-1)
+    attempt = Attempt(
+        number=1,
+        method="replay",
+        externalID="taskrun-u-1",
+        message="Replay taskrun-u-1 failed: zip: not a valid zip file",
+    )
+    body = {"spec": {"replay": {"taskRef": {"name": "cpu"}, "recordingID": "r"}}}
+    entry = await _fetch(sources, body, attempt, "auto")
+    assert entry.source == "status"
+    assert entry.detail == "status (a replay has no run log in Kapacitor)"
+    assert entry.lines == ["message: Replay taskrun-u-1 failed: zip: not a valid zip file"]
+    await sources.aclose()

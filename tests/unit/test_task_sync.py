@@ -227,3 +227,55 @@ def test_the_task_option_goes_after_the_imports() -> None:
     )
     plain = KapacitorTaskSpec.model_validate({"type": "flux", "every": "1h", "flux": "x()"})
     assert build_flux_script(plain, "t") == 'option task = {name: "t", every: 1h}\n\nx()\n'
+
+
+# --- the watchdog's call site (issue 16) ----------------------------------------------------
+
+
+async def test_a_stopped_task_is_restarted_only_with_self_heal() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(tick_spec()))
+    fake.ticks["ns.t"]["executing"] = False  # stopped behind our back
+    fake.ticks["ns.t"]["error"] = "edge failed"
+    fake.calls.clear()
+    plain = await sync(fake, make_task(tick_spec(), first.status.dump()))
+    assert fake.writes == []
+    assert ready(plain) == ("False", c.NOT_EXECUTING)
+    cond = c.get_condition(plain.status.conditions, c.READY)
+    assert cond is not None
+    assert cond.message == "edge failed"
+    heal = {"selfHeal": {"enabled": True, "maxPerHour": 1}}
+    healed = await sync(fake, make_task(tick_spec(**heal), first.status.dump()))
+    assert [w[1] for w in fake.writes] == ["ns.t:status", "ns.t:status"]
+    assert ready(healed) == ("True", c.EXECUTING)
+    assert healed.status.selfHeal is not None
+    assert healed.status.selfHeal.restarts == 1
+    assert [e.reason for e in healed.events] == [c.SELF_HEALED]
+    # Stopped again within the hour: the budget of one is spent.
+    fake.ticks["ns.t"]["executing"] = False
+    fake.calls.clear()
+    limited = await sync(fake, make_task(tick_spec(**heal), healed.status.dump()))
+    assert fake.writes == []
+    assert ready(limited) == ("False", c.NOT_EXECUTING)
+    assert c.SELF_HEAL_LIMIT in [e.reason for e in limited.events]
+
+
+async def test_a_flux_task_without_recent_success_is_degraded() -> None:
+    fake = FakeKapacitor()
+    first = await sync(fake, make_task(FLUX))
+    task_id = first.status.taskID
+    assert task_id is not None
+    fake.fluxes[task_id].update({"createdAt": "2025-12-31T00:00:00Z", "lastRunStatus": "failed"})
+    out = await sync(fake, make_task(FLUX, first.status.dump()))
+    cond = c.get_condition(out.status.conditions, c.DEGRADED)
+    assert cond is not None
+    assert (cond.status, cond.reason) == ("True", c.RUNS_OVERDUE)
+    assert c.RUNS_OVERDUE in [e.reason for e in out.events]
+    assert ready(out) == ("True", c.ACTIVE)  # defined as declared: Ready stays True
+    fake.fluxes[task_id].update(
+        {"lastRunStatus": "success", "latestCompleted": "2025-12-31T23:59:30Z"}
+    )
+    again = await sync(fake, make_task(FLUX, out.status.dump()))
+    cond = c.get_condition(again.status.conditions, c.DEGRADED)
+    assert cond is not None
+    assert cond.status == "False"

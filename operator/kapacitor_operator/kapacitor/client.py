@@ -1,4 +1,5 @@
-"""Async client for Kapacitor's HTTP API: TICKscript tasks, Flux tasks and their runs.
+"""Async client for Kapacitor's HTTP API: TICKscript tasks, Flux tasks and their runs,
+recordings and replays.
 
 One instance per Kapacitor server wraps one `httpx.AsyncClient` (connection pool,
 explicit timeouts). Errors are classified once (see `errors.py`); only idempotent reads
@@ -24,7 +25,15 @@ from kapacitor_operator.kapacitor.errors import (
     KapacitorUnavailable,
     classify,
 )
-from kapacitor_operator.kapacitor.schemas import FluxRun, FluxTask, FluxTaskPage, LogEvent, TickTask
+from kapacitor_operator.kapacitor.schemas import (
+    FluxRun,
+    FluxTask,
+    FluxTaskPage,
+    LogEvent,
+    Recording,
+    Replay,
+    TickTask,
+)
 from kapacitor_operator.kapacitor.scrub import Scrubber
 
 BASE = "/kapacitor/v1"
@@ -494,3 +503,88 @@ class KapacitorClient:
         """
         response = await self._request("GET", f"{FLUX}/{task_id}/logs", endpoint="flux/logs")
         return [LogEvent.model_validate(e) for e in response.json().get("events") or []]
+
+    # --- recordings and replays ------------------------------------------------------
+
+    async def record_stream(self, recording_id: str, task_id: str, stop: str) -> Recording:
+        """POST /recordings/stream: record the points written for the task's dbrps and
+        measurements, stamped up to `stop` (RFC3339).
+
+        Raises:
+            KapacitorNotFound: the task does not exist.
+            KapacitorError: any other failure (500 `recording already exists`).
+        """
+        body = {"id": recording_id, "task": task_id, "stop": stop}
+        response = await self._request(
+            "POST", f"{BASE}/recordings/stream", endpoint="recordings/stream", json=body
+        )
+        return Recording.model_validate(response.json())
+
+    async def get_recording(self, recording_id: str) -> Recording | None:
+        """The recording (202 while running, 200 after); None when it does not exist
+        (Kapacitor answers 500 `no recording exists`).
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self._request(
+                "GET", f"{BASE}/recordings/{recording_id}", endpoint="recordings/{id}"
+            )
+        except KapacitorError as exc:
+            if "no recording exists" in exc.message:
+                return None
+            raise
+        return Recording.model_validate(response.json())
+
+    async def delete_recording(self, recording_id: str) -> None:
+        """DELETE /recordings/{id}: 204 whether or not it exists.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        await self._request(
+            "DELETE", f"{BASE}/recordings/{recording_id}", endpoint="recordings/{id}"
+        )
+
+    async def create_replay(
+        self, replay_id: str, task_id: str, recording_id: str, *, clock: str, recording_time: bool
+    ) -> Replay:
+        """POST /replays: replay a recording against a task (a copy of it; the task is
+        untouched). Kapacitor starts a second replay under an ID in use: look first.
+
+        Raises:
+            KapacitorNotFound: the task or the recording does not exist.
+            KapacitorError: any other failure.
+        """
+        body = {
+            "id": replay_id,
+            "task": task_id,
+            "recording": recording_id,
+            "clock": clock,
+            "recording-time": recording_time,
+        }
+        response = await self._request("POST", f"{BASE}/replays", endpoint="replays", json=body)
+        return Replay.model_validate(response.json())
+
+    async def get_replay(self, replay_id: str) -> Replay | None:
+        """The replay (202 while running, 200 after); None when it does not exist.
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self._request(
+                "GET", f"{BASE}/replays/{replay_id}", endpoint="replays/{id}"
+            )
+        except KapacitorNotFound:
+            return None
+        return Replay.model_validate(response.json())
+
+    async def delete_replay(self, replay_id: str) -> None:
+        """DELETE /replays/{id}: 204 whether or not it exists.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        await self._request("DELETE", f"{BASE}/replays/{replay_id}", endpoint="replays/{id}")

@@ -88,3 +88,30 @@ class FluxRun(Wire):
 class FluxTaskPage(Wire):
     tasks: list[FluxTask] = Field(default_factory=list)
     next_after: str | None = None
+
+
+class Recording(Wire):
+    """A recording as /kapacitor/v1/recordings returns it."""
+
+    id: str
+    type: str = ""
+    size: int = 0
+    date: str = ""
+    error: str = ""
+    status: str = ""
+    progress: float = 0.0
+
+
+class Replay(Wire):
+    """A replay as /kapacitor/v1/replays returns it (`stats` once finished)."""
+
+    id: str
+    task: str = ""
+    recording: str = ""
+    clock: str = ""
+    recording_time: bool = Field(default=False, alias="recording-time")
+    date: str = ""
+    error: str = ""
+    status: str = ""
+    progress: float = 0.0
+    stats: dict[str, Any] = Field(default_factory=dict)

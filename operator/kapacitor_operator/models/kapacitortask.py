@@ -88,6 +88,10 @@ _RULES: Any = [
         "flux tasks only",
     },
     {
+        "rule": "self.type == 'flux' ? !has(self.selfHeal) : true",
+        "message": "selfHeal is for stream/batch tasks only",
+    },
+    {
         "rule": "has(self.flux) ? !self.flux.matches('(?m)^\\\\s*option\\\\s+task\\\\s*=') : true",
         "message": "spec.flux must not declare `option task`: the operator writes it from "
         "spec.taskID, spec.every/cron and spec.offset",
@@ -99,6 +103,23 @@ _RULES: Any = [
     },
     {"rule": "self.type == oldSelf.type", "message": "spec.type is immutable"},
 ]
+
+
+class SelfHeal(Model):
+    """Bounded self-heal of a TICKscript task that stopped executing (off by default)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Disable and re-enable an enabled TICKscript task that Kapacitor reports "
+        "as not executing (what `kapacitor disable` + `kapacitor enable` would do).",
+    )
+    maxPerHour: int = Field(
+        default=3,
+        ge=1,
+        le=60,
+        description="At most this many restarts in any hour; past it, the task stays as it "
+        "is (Ready False) and a Warning Event says the limit was reached.",
+    )
 
 
 class KapacitorTaskSpec(Model):
@@ -183,6 +204,10 @@ class KapacitorTaskSpec(Model):
     description: str | None = Field(
         default=None, max_length=4096, description="Flux only: free-text task description."
     )
+    selfHeal: SelfHeal | None = Field(
+        default=None,
+        description="TICKscript only: restart the task when it stops executing (off by default).",
+    )
     retryFailedRuns: bool | None = Field(
         default=None,
         description="Flux only: retry failed scheduled runs automatically under spec.retry; each "
@@ -238,6 +263,24 @@ class RecentRun(Model):
     finishedAt: str | None = Field(default=None, description="When the run finished.")
 
 
+MAX_HEAL_HISTORY = 60
+
+
+class SelfHealStatus(Model):
+    """Restarts the watchdog made (spec.selfHeal)."""
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
+
+    restarts: int = Field(default=0, description="Restarts made so far.")
+    lastRestartAt: str | None = Field(default=None, description="When the latest one was made.")
+    recent: list[str] | None = Field(
+        default=None,
+        description="Times of the restarts within the last hour (what spec.selfHeal.maxPerHour "
+        "counts).",
+        json_schema_extra={"maxItems": MAX_HEAL_HISTORY},
+    )
+
+
 class KapacitorTaskStatus(Model):
     """Observed state of a Kapacitor task."""
 
@@ -291,6 +334,9 @@ class KapacitorTaskStatus(Model):
     )
     latestCompleted: str | None = Field(
         default=None, description="Flux: latest completed schedule time."
+    )
+    selfHeal: SelfHealStatus | None = Field(
+        default=None, description="TICKscript: restarts made by the watchdog (spec.selfHeal)."
     )
     recentRuns: list[RecentRun] | None = Field(
         default=None, description="Flux: the most recent runs, newest first."

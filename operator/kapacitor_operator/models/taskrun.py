@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from kapacitor_operator.models.common import (
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
+    KAPACITOR_ID_PATTERN,
     EndReason,
     Model,
     RetryPolicy,
@@ -17,7 +18,8 @@ from kapacitor_operator.models.status import Condition
 
 Phase = Literal["Pending", "Running", "Retrying", "Succeeded", "Failed", "Cancelled"]
 TriggeredBy = Literal["api", "retry", "schedule"]
-AttemptMethod = Literal["manual", "retry", "job"]
+AttemptMethod = Literal["manual", "retry", "job", "replay"]
+ReplayClock = Literal["fast", "real"]
 
 FLUX_ID_PATTERN = r"^[0-9a-f]{16}$"
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
@@ -74,18 +76,75 @@ class JobTemplate(Model):
     )
 
 
+ONE_SOURCE = "set exactly one of replay.recordingID or replay.record"
+
+
+class StreamRecording(Model):
+    """A stream recording made for the replay: the points written to Kapacitor for the
+    task's dbrps and measurements while it records."""
+
+    type: Literal["stream"] = Field(
+        default="stream",
+        description="Kind of recording; only `stream` (points written to Kapacitor while it "
+        "records).",
+    )
+    duration: str = Field(
+        pattern=r"^([0-9]+(ms|s|m|h|d))+$",
+        max_length=64,
+        description="How long to record, e.g. `10m`: points stamped up to the attempt's start "
+        "plus this duration. Kapacitor ends the recording at the first matching point stamped "
+        "after that, so the recording needs data that keeps flowing.",
+    )
+
+
+class ReplayTarget(Model):
+    """Replay recorded data against a TICKscript task, without touching the live task."""
+
+    taskRef: TaskRef = Field(
+        description="The TICKscript KapacitorTask (type stream or batch) to replay against."
+    )
+    recordingID: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=KAPACITOR_ID_PATTERN,
+        description="An existing Kapacitor recording to replay. Exclusive with record.",
+    )
+    record: StreamRecording | None = Field(
+        default=None,
+        description="Make a new recording for each attempt, then replay it. Exclusive with "
+        "recordingID.",
+    )
+    clock: ReplayClock = Field(
+        default="fast",
+        description="`fast` replays as fast as possible; `real` keeps the recorded spacing of "
+        "the points.",
+    )
+    recordingTime: bool = Field(
+        default=False,
+        description="Use the recorded points' times instead of shifting them to now.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReplayTarget:
+        if (self.recordingID is None) == (self.record is None):
+            raise ValueError(ONE_SOURCE)
+        return self
+
+
 _RULES: Any = [
     {
-        "rule": "has(self.taskRef) != has(self.job)",
-        "message": "set exactly one of spec.taskRef or spec.job",
+        "rule": "(has(self.taskRef) ? 1 : 0) + (has(self.job) ? 1 : 0) + "
+        "(has(self.replay) ? 1 : 0) == 1",
+        "message": "set exactly one of spec.taskRef, spec.job or spec.replay",
     },
     {
-        "rule": "!has(self.job) || !(has(self.retryOf) || has(self.scheduledFor))",
+        "rule": "has(self.taskRef) || !(has(self.retryOf) || has(self.scheduledFor))",
         "message": "retryOf and scheduledFor need spec.taskRef",
     },
     {
         "rule": "has(self.taskRef) == has(oldSelf.taskRef) && has(self.job) == has(oldSelf.job) && "
-        "has(self.retryOf) == has(oldSelf.retryOf)",
+        "has(self.replay) == has(oldSelf.replay) && has(self.retryOf) == has(oldSelf.retryOf)",
         "message": "a TaskRun's target is immutable; only spec.cancel may change",
     },
 ]
@@ -133,13 +192,24 @@ class TaskRunSpec(Model):
             "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "job is immutable"}]
         },
     )
+    replay: ReplayTarget | None = Field(
+        default=None,
+        description="Replay a recording against a TICKscript task (/kapacitor/v1/replays), "
+        "one replay per attempt. Exclusive with taskRef and job.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self == oldSelf", "message": "replay is immutable"},
+                {"rule": "has(self.recordingID) != has(self.record)", "message": ONE_SOURCE},
+            ]
+        },
+    )
     retry: RetryPolicy | None = Field(default=None, description="Retries of failed attempts.")
     timeout: str | None = Field(
         default=None,
         pattern=DURATION_PATTERN,
         max_length=64,
         description="Deadline for one attempt, e.g. `10m`. An attempt that runs longer ends "
-        "with endReason timeout. Default: 1h for Kapacitor runs, none for Jobs.",
+        "with endReason timeout. Default: 1h for Kapacitor runs and replays, none for Jobs.",
     )
     cancel: bool = Field(
         default=False,
@@ -167,9 +237,14 @@ class Attempt(Model):
 
     number: int = Field(description="1-based attempt number.")
     method: AttemptMethod = Field(
-        description="manual (POST .../runs), retry (POST .../retry) or job."
+        description="manual (POST .../runs), retry (POST .../retry), job or replay."
     )
-    externalID: str | None = Field(default=None, description="Kapacitor run ID or Job name.")
+    externalID: str | None = Field(
+        default=None, description="Kapacitor run ID, Job name or Kapacitor replay ID."
+    )
+    recordingID: str | None = Field(
+        default=None, description="Replays: the Kapacitor recording the attempt replays."
+    )
     retryOfRunID: str | None = Field(
         default=None, description="The Kapacitor run this attempt retried."
     )
@@ -195,6 +270,42 @@ class Attempt(Model):
         json_schema_extra={
             "maxItems": MAX_LOG_LINES,
             "items": {"type": "string", "maxLength": MAX_LOG_LINE},
+        },
+    )
+
+
+MAX_REPLAY_NODES = 64
+
+
+class ReplayProgress(Model):
+    """What Kapacitor reports about the latest attempt's recording and replay."""
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
+
+    recordingID: str | None = Field(default=None, description="The recording replayed.")
+    replayID: str | None = Field(default=None, description="The Kapacitor replay.")
+    stage: str | None = Field(
+        default=None,
+        description="`Recording`, `Replaying`, `Finished` or `Failed`.",
+    )
+    progress: float | None = Field(
+        default=None, description="Kapacitor's progress of the current stage, 0 to 1."
+    )
+    recordingSize: int | None = Field(
+        default=None, description="Size in bytes of the recording, once finished."
+    )
+    nodes: dict[str, dict[str, int]] | None = Field(
+        default=None,
+        description="The replay's node counts by node (collected, emitted, errors, and the "
+        "alert counts of alert nodes), as Kapacitor reported them when the replay finished "
+        f"(at most {MAX_REPLAY_NODES} nodes).",
+        json_schema_extra={
+            "maxProperties": MAX_REPLAY_NODES,
+            "additionalProperties": {
+                "type": "object",
+                "description": "One node's counts, by stat name.",
+                "additionalProperties": {"type": "integer", "description": "A count."},
+            },
         },
     )
 
@@ -226,7 +337,8 @@ class TaskRunStatus(Model):
         default=None, description="Kapacitor run ID or Job name of the latest attempt."
     )
     target: str | None = Field(
-        default=None, description="What runs: `KapacitorTask/<name>` or `Job`."
+        default=None,
+        description="What runs: `KapacitorTask/<name>`, `Job` or `Replay/<KapacitorTask name>`.",
     )
     taskID: str | None = Field(
         default=None, description="Kapacitor Flux task ID the run belongs to."
@@ -246,6 +358,9 @@ class TaskRunStatus(Model):
         default=None,
         description="Summary of the latest outcome.",
         json_schema_extra={"maxLength": MAX_MESSAGE},
+    )
+    replay: ReplayProgress | None = Field(
+        default=None, description="Replays: progress and result counts of the latest attempt."
     )
     kopf: dict[str, Any] | None = Field(
         default=None,

@@ -150,6 +150,8 @@ async def _fetch(
     """The attempt's log from the best source, falling back to status with the reason."""
     if mode == "status":
         return _from_status(attempt, "status (--source=status)")
+    if attempt.method == "replay":
+        return _from_status(attempt, "status (a replay has no run log in Kapacitor)")
     try:
         if attempt.method == "job":
             found = await sources.pod_log(attempt)

@@ -29,6 +29,8 @@ from kapacitor_operator.reconcile.desired import (
 )
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
 from kapacitor_operator.reconcile.task_status import status_failed, status_in_sync
+from kapacitor_operator.reconcile.watchdog import degraded_conditions, flux_health, plan_self_heal
+from kapacitor_operator.timeutil import parse_time
 from kapacitor_operator.urls import redact_url
 
 AUTH_RETRY_DELAY = 120.0
@@ -50,23 +52,67 @@ async def sync_task(
     """Reconcile one KapacitorTask against Kapacitor. Never raises for Kapacitor errors."""
     writes = _Writes()
     url = redact_url(client.base_url)
+    heal = None
     try:
         if isinstance(desired, DesiredTick):
-            server: TickTask | FluxTask = await _sync_tick(task, desired, client, writes)
+            tick = await _sync_tick(task, desired, client, writes)
             server_hash = None
+            # The watchdog (issue 16): restart a task that stopped executing, if asked to.
+            heal = plan_self_heal(
+                task.spec.selfHeal,
+                task.status.selfHeal,
+                tick,
+                wanted_enabled=desired.enabled,
+                wrote=writes.count > 0,
+                now=parse_time(now),
+            )
+            if heal.restart:
+                tick = await _restart(client, tick, writes)
+            server: TickTask | FluxTask = tick
         else:
             server = await _sync_flux(task, desired, client, writes)
             server_hash = flux_server_hash(server)
     except KapacitorError as exc:
-        return failure_outcome(
+        failed = failure_outcome(
             task, exc, now=now, url=url, desired_hash=desired.definition_hash, writes=writes.count
         )
+        if heal is not None and heal.restart:
+            failed.status.selfHeal = heal.status  # a restart tried counts against the limit
+            failed.events.extend(heal.events)
+        return failed
     status = status_in_sync(task, desired, server, url=url, now=now, server_hash=server_hash)
     events = list(writes.notes)
+    if heal is not None:
+        status.selfHeal = heal.status
+        events.extend(heal.events)
+    if isinstance(server, FluxTask) and isinstance(desired, DesiredFlux):
+        health = flux_health(
+            server,
+            status.recentRuns,
+            parse_time(now),
+            every=task.spec.every or "",
+            cron=task.spec.cron or "",
+        )
+        events.extend(degraded_conditions(status, health, now=now, generation=task.generation))
     ready = c.get_condition(status.conditions, c.READY)
     if ready is not None and ready.status == "False":
         events.append(EventNote("Warning", ready.reason, ready.message))
     return TaskOutcome(status=status, events=events, writes=writes.count)
+
+
+async def _restart(client: KapacitorClient, server: TickTask, writes: _Writes) -> TickTask:
+    """Disable and re-enable a task (the watchdog's self-heal). A task that fails to start
+    again makes Kapacitor answer 500 but stay enabled: read what it holds then.
+
+    Raises:
+        KapacitorError: Kapacitor could not answer at all.
+    """
+    writes.count += 2
+    await client.patch_task(server.id, {"status": "disabled"})
+    try:
+        return await client.patch_task(server.id, {"status": "enabled"})
+    except KapacitorUnavailable:
+        return await client.get_task(server.id) or server
 
 
 def failure_outcome(

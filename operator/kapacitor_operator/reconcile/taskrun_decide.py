@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from kapacitor_operator import conditions as c
-from kapacitor_operator.models.taskrun import Phase, TaskRunStatus
+from kapacitor_operator.models.taskrun import Phase, ReplayProgress, TaskRunStatus
 from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.retry_policy import retry_delay, should_retry
 from kapacitor_operator.reconcile.taskrun_job import job_name
@@ -32,6 +32,7 @@ from kapacitor_operator.reconcile.taskrun_model import (
     Start,
     Waiting,
 )
+from kapacitor_operator.reconcile.taskrun_replay import replay_ids
 from kapacitor_operator.reconcile.taskrun_state import (
     begin_attempt,
     close_attempt,
@@ -124,6 +125,8 @@ def _open(inp: RunInputs, st: TaskRunStatus, obs: Observation) -> Decision:
                 st, "Unknown", c.RUNNING, f"Cancelling attempt {current.number}.", inp, now
             )
             return Decision(st, actions=(Cancel(current.number),))
+        if seen.replay is not None:
+            st.replay = seen.replay.to_status()
         detail = f" {seen.detail}" if seen.detail else ""
         message = f"Attempt {current.number} is running.{detail}"
         set_succeeded(st, "Unknown", c.RUNNING, message, inp, now)
@@ -210,28 +213,44 @@ def _between(inp: RunInputs, st: TaskRunStatus, obs: Observation) -> Decision:
         begin_attempt(st, method="job", now=stamp(obs.now), inp=inp, external_id=name)
         note = EventNote("Normal", c.ATTEMPT_STARTED, f"Attempt {number} started as Job {name}.")
         return Decision(st, actions=(Start(number, "job", external_id=name),), events=(note,))
+    if inp.replay:
+        return _replay_start(inp, st, obs, number)
     return _api_start(inp, st, obs, number)
+
+
+def _replay_start(inp: RunInputs, st: TaskRunStatus, obs: Observation, number: int) -> Decision:
+    target = obs.target
+    if target is None:
+        return Decision(st, actions=(Prepare(),))
+    if not target.ready:
+        return _not_ready(inp, st, obs)
+    recording_id, replay_id = replay_ids(inp.uid, number, inp.recording_id)
+    begin_attempt(
+        st,
+        method="replay",
+        now=stamp(obs.now),
+        inp=inp,
+        external_id=replay_id,
+        recording_id=recording_id,
+    )
+    st.taskID = target.task_id
+    st.replay = ReplayProgress(recordingID=recording_id, replayID=replay_id)
+    made = "records" if inp.recording_id is None else "replays"
+    note = EventNote(
+        "Normal",
+        c.ATTEMPT_STARTED,
+        f"Attempt {number} started: {made} recording {recording_id}, replay {replay_id}.",
+    )
+    start = Start(number, "replay", external_id=replay_id, task_id=target.task_id)
+    return Decision(st, actions=(start,), events=(note,))
 
 
 def _api_start(inp: RunInputs, st: TaskRunStatus, obs: Observation, number: int) -> Decision:
     target, ready = obs.target, obs.ready
     if target is None or (target.ready and ready is None):
         return Decision(st, actions=(Prepare(),))
-    if not target.ready and target.transient:
-        set_succeeded(st, "Unknown", target.reason, target.message, inp, stamp(obs.now))
-        return Decision(st)
     if not target.ready:
-        deadline = inp.created_at + timedelta(seconds=TASK_WAIT_LIMIT)
-        now = stamp(obs.now)
-        if target.permanent or obs.now >= deadline:
-            end_run(st, "Failed", "failed", now, inp)
-            st.message = target.message
-            set_succeeded(st, "False", target.reason, target.message, inp, now)
-            event = EventNote("Warning", target.reason, target.message)
-            return _terminal(inp, Decision(st, events=(event,)))
-        message = f"{target.message} Waiting until {stamp(deadline)}."
-        set_succeeded(st, "Unknown", target.reason, message, inp, now)
-        return Decision(st, wake_at=deadline)
+        return _not_ready(inp, st, obs)
     if isinstance(ready, Waiting):
         set_succeeded(st, "Unknown", c.WAITING, ready.message, inp, stamp(obs.now))
         return Decision(st)
@@ -259,6 +278,27 @@ def _api_start(inp: RunInputs, st: TaskRunStatus, obs: Observation, number: int)
         task_id=ready.task_id,
     )
     return Decision(st, actions=(start,), events=(note,))
+
+
+def _not_ready(inp: RunInputs, st: TaskRunStatus, obs: Observation) -> Decision:
+    """The target cannot run yet: wait (transient: as long as it takes; otherwise up to
+    TASK_WAIT_LIMIT after creation) or fail (permanent)."""
+    target = obs.target
+    assert target is not None
+    if target.transient:
+        set_succeeded(st, "Unknown", target.reason, target.message, inp, stamp(obs.now))
+        return Decision(st)
+    deadline = inp.created_at + timedelta(seconds=TASK_WAIT_LIMIT)
+    now = stamp(obs.now)
+    if target.permanent or obs.now >= deadline:
+        end_run(st, "Failed", "failed", now, inp)
+        st.message = target.message
+        set_succeeded(st, "False", target.reason, target.message, inp, now)
+        event = EventNote("Warning", target.reason, target.message)
+        return _terminal(inp, Decision(st, events=(event,)))
+    message = f"{target.message} Waiting until {stamp(deadline)}."
+    set_succeeded(st, "Unknown", target.reason, message, inp, now)
+    return Decision(st, wake_at=deadline)
 
 
 def invalid_spec(

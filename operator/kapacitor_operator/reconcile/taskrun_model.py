@@ -12,10 +12,34 @@ from datetime import datetime
 from typing import Literal
 
 from kapacitor_operator.models.common import EndReason, RetryPolicy
-from kapacitor_operator.models.taskrun import TaskRunStatus, TriggeredBy
+from kapacitor_operator.models.taskrun import ReplayProgress, TaskRunStatus, TriggeredBy
 from kapacitor_operator.reconcile.outcome import EventNote
 
 ApiMethod = Literal["manual", "retry"]
+Stage = Literal["Recording", "Replaying", "Finished", "Failed"]
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What Kapacitor says about an attempt's recording and replay, for status."""
+
+    recording_id: str
+    replay_id: str
+    stage: Stage
+    progress: float = 0.0
+    recording_size: int | None = None
+    nodes: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None
+
+    def to_status(self) -> ReplayProgress:
+        nodes = None if self.nodes is None else {name: dict(stats) for name, stats in self.nodes}
+        return ReplayProgress(
+            recordingID=self.recording_id,
+            replayID=self.replay_id,
+            stage=self.stage,
+            progress=round(self.progress, 2),
+            recordingSize=self.recording_size,
+            nodes=nodes,
+        )
 
 
 @dataclass(frozen=True)
@@ -26,7 +50,7 @@ class RunInputs:
     generation: int
     created_at: datetime
     job: bool
-    """Job-backed; otherwise a Kapacitor (API) run of a Flux KapacitorTask."""
+    """Job-backed; otherwise a Kapacitor (API) run of a Flux KapacitorTask, or a replay."""
     target: str
     """`KapacitorTask/<name>` or `Job`, as status.target shows it."""
     retry: RetryPolicy | None = None
@@ -34,6 +58,11 @@ class RunInputs:
     ttl: int | None = None
     retry_of: str | None = None
     triggered_by: TriggeredBy = "api"
+    replay: bool = False
+    """A replay against a TICKscript task (spec.replay)."""
+    uid: str = ""
+    recording_id: str | None = None
+    """Replays: spec.replay.recordingID (None: each attempt records)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,8 @@ class AttemptResult:
     """Condition reason when this result ends the TaskRun (default: from end_reason)."""
     cleanup_job: bool = False
     """The attempt's Job still runs and must be deleted (e.g. its image cannot be pulled)."""
+    replay: ReplayReport | None = None
+    """Replays: the recording, the replay and its counts."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +123,8 @@ class Live:
     external_id: str | None = None
     detail: str | None = None
     """What the attempt is waiting for, e.g. a Pod that is not scheduled yet."""
+    replay: ReplayReport | None = None
+    """Replays: how far the recording or the replay is."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +173,7 @@ class Start:
     """Start attempt `number` (already written to status as open)."""
 
     number: int
-    method: Literal["manual", "retry", "job"]
+    method: Literal["manual", "retry", "job", "replay"]
     external_id: str | None = None
     retry_of: str | None = None
     scheduled_for: str | None = None

@@ -98,6 +98,7 @@ def begin_attempt(
     external_id: str | None = None,
     retry_of: str | None = None,
     scheduled_for: str | None = None,
+    recording_id: str | None = None,
 ) -> Attempt:
     """Append the next attempt (phase Running). Written before the attempt starts."""
     number = st.attempts[-1].number + 1 if st.attempts else 1
@@ -107,6 +108,7 @@ def begin_attempt(
         externalID=external_id,
         retryOfRunID=retry_of,
         scheduledFor=scheduled_for,
+        recordingID=recording_id,
         startedAt=now,
     )
     attempts = [*(st.attempts or []), attempt]
@@ -152,6 +154,8 @@ def close_attempt(st: TaskRunStatus, result: AttemptResult, now: str) -> Attempt
     st.message = attempt.message
     if result.run_history:
         st.runHistory = result.run_history
+    if result.replay is not None:
+        st.replay = result.replay.to_status()
     return attempt
 
 

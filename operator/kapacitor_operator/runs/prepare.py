@@ -38,10 +38,19 @@ class Target:
     client: KapacitorClient
 
 
-async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target:
-    """The KapacitorTask a TaskRun refers to, as a runnable target or why it is not."""
+def target_ref(run: TaskRun) -> str:
+    """The name of the KapacitorTask a TaskRun (Flux run or replay) refers to."""
+    if run.spec.replay is not None:
+        return run.spec.replay.taskRef.name
     assert run.spec.taskRef is not None
-    ref = run.spec.taskRef.name
+    return run.spec.taskRef.name
+
+
+async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target:
+    """The KapacitorTask a TaskRun refers to, as a runnable target or why it is not:
+    a Flux task for runs, a TICKscript task for replays."""
+    ref = target_ref(run)
+    replay = run.spec.replay
     try:
         body = await deps.kube.get_custom(run.namespace, "kapacitortasks", ref)
     except KubeError as exc:
@@ -58,16 +67,25 @@ async def resolve_target(deps: EngineDeps, run: TaskRun) -> TargetState | Target
         return TargetState(
             False, reason=c.TASK_NOT_READY, message=f"KapacitorTask {ref} has an invalid spec."
         )
-    if task.spec.type != "flux":
+    if replay is None and task.spec.type != "flux":
         message = f"KapacitorTask {ref} is a {task.spec.type} task; TaskRuns run Flux tasks."
         return TargetState(False, reason=c.NOT_FLUX, message=message, permanent=True)
+    if replay is not None and task.spec.type == "flux":
+        message = f"KapacitorTask {ref} is a Flux task; replays need a TICKscript task."
+        return TargetState(False, reason=c.NOT_TICKSCRIPT, message=message, permanent=True)
+    if replay is not None and replay.record is not None and task.spec.type != "stream":
+        message = (
+            f"KapacitorTask {ref} is a {task.spec.type} task; a stream recording replays "
+            "only against a stream task."
+        )
+        return TargetState(False, reason=c.NOT_TICKSCRIPT, message=message, permanent=True)
     try:
         # Before anything is read for it (issue 12): a task whose URL the operator may not
         # call cannot be run, whatever its status says.
         check_url(task.spec.kapacitor, deps.settings)
     except UrlNotAllowed as exc:
         return TargetState(False, reason=exc.reason, message=exc.message, permanent=True)
-    if not (task.status.taskID and task.status.taskName):
+    if not (task.status.taskID and (replay is not None or task.status.taskName)):
         ready = c.get_condition(task.status.conditions, c.READY)
         why = f" ({ready.reason}: {ready.message})" if ready and ready.status != "True" else ""
         message = f"KapacitorTask {ref} has no Kapacitor task yet{why}."

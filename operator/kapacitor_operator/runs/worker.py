@@ -24,12 +24,13 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.models.common import parse_duration
 from kapacitor_operator.models.resources import TaskRun, parse_taskrun
-from kapacitor_operator.models.taskrun import TaskRunStatus
+from kapacitor_operator.models.taskrun import Attempt, TaskRunStatus
 from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.taskrun_decide import decide, invalid_spec
 from kapacitor_operator.reconcile.taskrun_model import (
     Action,
     Attach,
+    AttemptResult,
     Cancel,
     Decision,
     DeleteJob,
@@ -48,7 +49,8 @@ from kapacitor_operator.reconcile.taskrun_state import is_terminal, open_attempt
 from kapacitor_operator.runs.api_handle import ApiHandle
 from kapacitor_operator.runs.job_handle import JobHandle
 from kapacitor_operator.runs.persist import StatusWriter
-from kapacitor_operator.runs.prepare import RECHECK, Target, resolve_target
+from kapacitor_operator.runs.prepare import RECHECK, Target, resolve_target, target_ref
+from kapacitor_operator.runs.replay_handle import ReplayHandle, replay_plan
 from kapacitor_operator.timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -69,6 +71,14 @@ def involved(body: Mapping[str, Any]) -> dict[str, Any]:
         "namespace": meta.get("namespace"),
         "uid": meta.get("uid"),
     }
+
+
+def _target(run: TaskRun) -> str:
+    """status.target of a TaskRun."""
+    spec = run.spec
+    if spec.replay is not None:
+        return f"Replay/{spec.replay.taskRef.name}"
+    return f"KapacitorTask/{spec.taskRef.name}" if spec.taskRef else "Job"
 
 
 class RunWorker:
@@ -93,7 +103,7 @@ class RunWorker:
             str(meta.get("resourceVersion") or "") or None,
             stopping=lambda: self.gone,
         )
-        self.handle: ApiHandle | JobHandle | None = None
+        self.handle: ApiHandle | JobHandle | ReplayHandle | None = None
         self.held: tuple[str, str, str] | None = None  # server, task ID, scheduledFor
         self.target: TargetState | None = None
         self.resolved: Target | None = None
@@ -140,7 +150,7 @@ class RunWorker:
     def delete(self) -> None:
         """The TaskRun is gone: stop its attempt (a Job goes with its owner) and the loop."""
         self.gone = True
-        if isinstance(self.handle, ApiHandle):
+        if isinstance(self.handle, ApiHandle | ReplayHandle):
             self.handle.cancel()
         self.wake()
 
@@ -240,17 +250,20 @@ class RunWorker:
             generation=self.run.generation,
             created_at=parse_time(created) if created else now,
             job=spec.job is not None,
-            target=f"KapacitorTask/{spec.taskRef.name}" if spec.taskRef else "Job",
+            target=_target(self.run),
             retry=spec.retry,
             cancel=spec.cancel,
             ttl=spec.ttlSecondsAfterFinished,
             retry_of=spec.retryOf,
             triggered_by="schedule" if note == "schedule" else "retry" if spec.retryOf else "api",
+            replay=spec.replay is not None,
+            uid=self.uid,
+            recording_id=spec.replay.recordingID if spec.replay else None,
         )
 
     async def _observe(self, now: datetime) -> Observation:
         seen = None
-        if isinstance(self.handle, ApiHandle):
+        if isinstance(self.handle, ApiHandle | ReplayHandle):
             seen = self.handle.observe()
         elif isinstance(self.handle, JobHandle):
             try:
@@ -273,7 +286,13 @@ class RunWorker:
     def _count(self, observation: Observation, decision: Decision) -> None:
         seen = observation.attempt
         if isinstance(seen, Ended) and open_attempt(decision.status) is None:
-            backend = "job" if isinstance(self.handle, JobHandle) else "kapacitor"
+            backend = (
+                "job"
+                if isinstance(self.handle, JobHandle)
+                else "replay"
+                if isinstance(self.handle, ReplayHandle)
+                else "kapacitor"
+            )
             metrics.RUN_ATTEMPTS.labels(backend, seen.result.end_reason).inc()
             if decision.status.phase == "Retrying":
                 metrics.RETRIES.labels(seen.result.end_reason).inc()
@@ -297,7 +316,7 @@ class RunWorker:
             self.target, self.ready = None, None
 
     def _last_seen(self) -> object:
-        if isinstance(self.handle, ApiHandle):
+        if isinstance(self.handle, ApiHandle | ReplayHandle):
             return self.handle.outcome
         return self.handle.ended if isinstance(self.handle, JobHandle) else None
 
@@ -334,17 +353,19 @@ class RunWorker:
 
     async def _prepare(self, now: datetime) -> None:
         assert self.run is not None
-        assert self.run.spec.taskRef is not None
         await self.engine.primed.wait()
         self.wake()  # decide again at once with what is learned here
         found = await resolve_target(self.deps, self.run)
         if isinstance(found, TargetState):
             self.target, self.ready = found, None
-            self.engine.wait_for_task(self.namespace, self.run.spec.taskRef.name, self)
+            self.engine.wait_for_task(self.namespace, target_ref(self.run), self)
             if found.transient:
                 self.recheck_at = now + timedelta(seconds=RECHECK)
             return
         self.resolved = found
+        if self.run.spec.replay is not None:
+            self.target, self.ready = TargetState(True, task_id=found.task_id), None
+            return
         previous = self.status.attempts[-1].externalID if self.status.attempts else None
         try:
             planned = await self.engine.planner.plan(
@@ -381,6 +402,10 @@ class RunWorker:
             self.handle = handle
             self.wake()
             return
+        if action.method == "replay":
+            assert self.resolved is not None
+            self.handle = self._replay_handle(self.resolved, action.number, now)
+            return
         assert isinstance(self.ready, Prepared)
         assert self.resolved is not None
         prepared, target = self.ready, self.resolved
@@ -407,13 +432,42 @@ class RunWorker:
             return
         # A task that is gone or changed kind cannot say how the attempt's run ended.
         target = found if isinstance(found, Target) else None
+        if self.run.spec.replay is not None:
+            started = parse_time(attempt.startedAt) if attempt.startedAt else now
+            self.handle = self._replay_handle(target, action.number, started, attempt)
+            self.wake()
+            return
         self.handle, self.held = self.engine.follow_handle(
             self, target, attempt, self._timeout(), status_task_id=self.status.taskID
         )
         self.wake()
 
+    def _replay_handle(
+        self, target: Target | None, number: int, started: datetime, attempt: Attempt | None = None
+    ) -> ReplayHandle:
+        """Make (or find) attempt `number`'s recording and replay, and follow them; for an
+        attempt found open, by the IDs and task its status records. No target: the
+        KapacitorTask is gone, so how the replay ended cannot be known."""
+        assert self.run is not None
+        task_id = self.status.taskID if attempt is not None and self.status.taskID else None
+        plan = replay_plan(
+            self.run,
+            self.uid,
+            number,
+            task_id=task_id or (target.task_id if target else ""),
+            started=started,
+            timeout=self._timeout(),
+            attempt=attempt,
+        )
+        if target is None:
+            message = "The replay's KapacitorTask is gone, so how its replay ended is unknown."
+            result = AttemptResult("crashed", plan.replay_id, message)
+            outcome = Ended(result)
+            return ReplayHandle(plan, None, wake=self.wake, clock=self.deps.clock, outcome=outcome)
+        return ReplayHandle(plan, target.client, wake=self.wake, clock=self.deps.clock)
+
     async def _cancel(self, now: datetime) -> None:
-        if isinstance(self.handle, ApiHandle):
+        if isinstance(self.handle, ApiHandle | ReplayHandle):
             self.handle.cancel()
         elif isinstance(self.handle, JobHandle) and not self.handle.cancelled:
             try:
@@ -451,6 +505,13 @@ class RunWorker:
             self.handle.cancel()
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.handle.task), timeout=10)
+        if isinstance(self.handle, ReplayHandle) and self.handle.task is not None:
+            # A replay goes on in Kapacitor without us (the next operator follows it),
+            # unless it was being stopped: give the deletion a moment.
+            if self.handle.stopping:
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.handle.task), timeout=10)
+            self.handle.task.cancel()
         self._release_prepared()
         if self.handle is not None:
             self._drop_handle()

@@ -198,3 +198,20 @@ def test_replay_batch_and_query_checks(api: httpx.Client, uid: str, wait_for: Wa
 @pytest.mark.parametrize("path", [REPLAYS, f"{REPLAYS}/batch", f"{REPLAYS}/query"])
 def test_replay_bodies_must_be_json(api: httpx.Client, path: str) -> None:
     assert_native_error(api.post(path, content=b""), 400, "EOF")
+
+
+def test_deleting_a_running_replay(api: httpx.Client, uid: str, wait_for: Wait) -> None:
+    # What the operator's cancel and timeout rely on: DELETE of a running replay answers
+    # 204, the replay is gone at once, and it does not come back when its span has passed.
+    recording = recorded(api, uid, wait_for, f"m{uid} v=1 0\nm{uid} v=2 1000")
+    body = {"id": f"rp-{uid}", "task": f"rt-{uid}", "recording": recording, "clock": "real"}
+    _replay(api, **body)
+    assert api.get(f"{REPLAYS}/rp-{uid}").status_code == 202
+    assert api.delete(f"{REPLAYS}/rp-{uid}").status_code == 204
+    assert_native_error(
+        api.get(f"{REPLAYS}/rp-{uid}"), 404, "could not find replay: no replay exists"
+    )
+    time.sleep(1.5)
+    assert api.get(f"{REPLAYS}/rp-{uid}").status_code == 404
+    listed = api.get(REPLAYS, params={"pattern": f"rp-{uid}"}).json()["replays"]
+    assert listed == []
