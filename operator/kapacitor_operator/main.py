@@ -9,7 +9,14 @@ import kopf
 
 from kapacitor_operator import GROUP, metrics
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers import flux_history, kapacitortask, taskrun
+from kapacitor_operator.handlers import (
+    flux_history,
+    kapacitor,
+    kapacitortask,
+    kapacitortemplate,
+    refs,
+    taskrun,
+)
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.client import KubeClient
@@ -69,6 +76,9 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     kapacitortask.register(registry, settings)
     taskrun.register(registry, settings)
     flux_history.register(registry, settings)
+    refs.register(registry, settings)
+    kapacitor.register(registry, settings)
+    kapacitortemplate.register(registry, settings)
     return registry
 
 

@@ -1,0 +1,90 @@
+"""Who names whom: kopf indexes over kapacitorRef / templateRef, and the nudge.
+
+A resource waiting for a `Kapacitor` object or a KapacitorTemplate must be reconciled
+again when that object appears or changes. The named object's handler writes a token
+into the dependents' `REFS_ANNOTATION`; their handlers watch that one annotation
+(kopf's `field=` filter), so the wait costs no polling and no spec write.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kapacitor_operator import GROUP, VERSION
+from kapacitor_operator.config import Settings
+from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.k8s.errors import KubeError
+
+REFS_ANNOTATION = "kapacitor.operator.dev/refs-changed"
+"""Written by the operator on resources whose kapacitorRef or templateRef target changed."""
+REFS_FIELD = ("metadata", "annotations", REFS_ANNOTATION)
+
+log = logging.getLogger(__name__)
+
+
+def _ref(spec: Any, field: str) -> str | None:
+    value = (spec or {}).get(field) or {}
+    name = value.get("name") if isinstance(value, dict) else None
+    return str(name) if name else None
+
+
+async def nudge(kube: KubeAPI, plural: str, namespace: str, names: Any, token: str) -> None:
+    """Write `token` into each dependent's REFS_ANNOTATION (best effort: a dependent that
+    cannot be nudged still retries on its own schedule)."""
+    for name in sorted(set(names)):
+        try:
+            await kube.patch_metadata(
+                namespace, plural, name, {"annotations": {REFS_ANNOTATION: token}}
+            )
+        except KubeError as exc:
+            log.info("could not nudge %s %s/%s: %s", plural, namespace, name, exc)
+
+
+def dependents(index: Any, key: tuple[str, str]) -> list[str]:
+    """Names stored under `key` in one of the indexes below."""
+    return sorted(set(index.get(key, []))) if index is not None else []
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+    """Register the indexes (they are kwargs of every handler, by id)."""
+    del settings
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="kapacitorref_tasks", registry=registry)
+    def kapacitorref_tasks(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "kapacitorRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(
+        GROUP, VERSION, "kapacitortemplates", id="kapacitorref_templates", registry=registry
+    )
+    def kapacitorref_templates(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "kapacitorRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="templateref_tasks", registry=registry)
+    def templateref_tasks(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "templateRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="managed_tasks", registry=registry)
+    def managed_tasks(
+        *, spec: kopf.Spec, status: kopf.Status, **_: Any
+    ) -> dict[str, tuple[str, str]] | None:
+        url, task_id = status.get("kapacitorURL"), status.get("taskID")
+        if not (url and task_id):
+            return None
+        return {str(url): ("flux" if spec.get("type") == "flux" else "tick", str(task_id))}
+
+    @kopf.index(GROUP, VERSION, "kapacitortemplates", id="managed_templates", registry=registry)
+    def managed_templates(*, status: kopf.Status, **_: Any) -> dict[str, str] | None:
+        url, template_id = status.get("kapacitorURL"), status.get("templateID")
+        return {str(url): str(template_id)} if url and template_id else None
