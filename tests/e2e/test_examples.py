@@ -49,6 +49,8 @@ def test_every_example_is_covered() -> None:
         "07-taskrun-retry-of.yaml",
         "08-taskrun-job.yaml",
         "09-kapacitor-with-auth.yaml",
+        "10-shared-kapacitor.yaml",
+        "11-template-with-tasks.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
@@ -118,6 +120,53 @@ def test_examples_reach_their_conditions(
         result = kube.apply(example(name, cpu_alert=f"{kube.ns}-cpu_alert"))
         assert "conflict" not in result.stderr.lower()
     assert generations(kube) == before
+
+
+def test_shared_kapacitor_and_template_examples(
+    control_plane: ControlPlane,
+    crds: list[str],
+    operator_pod: OperatorPod,
+    node_emulator: EmulatorHandle,
+) -> None:
+    """10 and 11 with the chart-installed operator: the shared connection is Ready, the
+    template is defined and both tasks made from it run; deleting them all at once (as
+    `kubectl delete -f` does) lets the tasks go first, then the template and the
+    connection."""
+    kube = Kube(control_plane, operator_pod.watched)
+    url = {"http://kapacitor.monitoring:9092": node_emulator.base_url}
+    for name in ("11-template-with-tasks.yaml", "10-shared-kapacitor.yaml"):
+        kube.apply(example(name, **url))
+    kube.kubectl_wait("kapacitor", "shared", "Ready")
+    kube.kubectl_wait("kapacitortemplate", "threshold", "Ready")
+    for task in ("cpu-threshold", "mem-threshold"):
+        kube.kubectl_wait("kapacitortask", task, "Ready")
+    template_id = f"{kube.ns}.threshold"
+    tpl = kube.get("kapacitortemplate", "threshold")
+    assert tpl is not None
+    assert tpl["status"]["templateID"] == template_id
+    assert set(tpl["status"]["vars"]) == {"crit", "measurement"}
+    kube.wait_for(
+        "kapacitortemplate",
+        "threshold",
+        lambda o: (
+            o["status"].get("tasks") == [f"{kube.ns}.cpu-threshold", f"{kube.ns}.mem-threshold"]
+        ),
+        what="both tasks listed",
+    )
+    shared = kube.get("kapacitor", "shared")
+    assert shared is not None
+    assert shared["status"]["reachable"] is True
+    for name in ("11-template-with-tasks.yaml", "10-shared-kapacitor.yaml"):
+        kube.kubectl("delete", "--wait=false", "-f", "-", input=example(name, **url))
+    for kind, name in (
+        ("kapacitortask", "cpu-threshold"),
+        ("kapacitortask", "mem-threshold"),
+        ("kapacitortemplate", "threshold"),
+        ("kapacitor", "shared"),
+    ):
+        kube.wait_gone(kind, name, timeout=60)
+    gone = httpx.get(f"{node_emulator.base_url}/kapacitor/v1/templates/{template_id}")
+    assert gone.status_code == 404
 
 
 def generations(kube: Kube) -> dict[str, int]:
