@@ -136,7 +136,7 @@ def test_shared_kapacitor_and_template_examples(
     url = {"http://kapacitor.monitoring:9092": node_emulator.base_url}
     for name in ("11-template-with-tasks.yaml", "10-shared-kapacitor.yaml"):
         kube.apply(example(name, **url))
-    kube.kubectl_wait("kapacitor", "shared", "Ready")
+    kube.kubectl_wait("kapacitors", "shared", "Ready")
     kube.kubectl_wait("kapacitortemplate", "threshold", "Ready")
     for task in ("cpu-threshold", "mem-threshold"):
         kube.kubectl_wait("kapacitortask", task, "Ready")
@@ -153,7 +153,7 @@ def test_shared_kapacitor_and_template_examples(
         ),
         what="both tasks listed",
     )
-    shared = kube.get("kapacitor", "shared")
+    shared = kube.get("kapacitors", "shared")
     assert shared is not None
     assert shared["status"]["reachable"] is True
     for name in ("11-template-with-tasks.yaml", "10-shared-kapacitor.yaml"):
@@ -162,7 +162,7 @@ def test_shared_kapacitor_and_template_examples(
         ("kapacitortask", "cpu-threshold"),
         ("kapacitortask", "mem-threshold"),
         ("kapacitortemplate", "threshold"),
-        ("kapacitor", "shared"),
+        ("kapacitors", "shared"),
     ):
         kube.wait_gone(kind, name, timeout=60)
     gone = httpx.get(f"{node_emulator.base_url}/kapacitor/v1/templates/{template_id}")

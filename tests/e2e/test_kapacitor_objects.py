@@ -91,7 +91,7 @@ def test_kapacitor_object_status_refs_and_deletion(
 
     version = httpx.get(f"{kapacitord.base_url}/kapacitor/v1/ping").headers["X-Kapacitor-Version"]
     kube.apply(manifest("Kapacitor", "shared", {"url": kapacitord.base_url}))
-    shared = kube.wait_condition("kapacitor", "shared", "Ready", reason="Reachable")
+    shared = kube.wait_condition("kapacitors", "shared", "Ready", reason="Reachable")
     ready_at = time.monotonic()
     st = shared["status"]
     assert (st["reachable"], st["version"], st["kapacitorURL"]) == (
@@ -121,7 +121,7 @@ def test_kapacitor_object_status_refs_and_deletion(
         tasks = (obj.get("status") or {}).get("tasks") or {}
         return bool(tasks.get("total") == total and tasks.get("unmanaged") == total - 1)
 
-    kube.wait_for("kapacitor", "shared", counted, timeout=30, what="counts with unmanaged")
+    kube.wait_for("kapacitors", "shared", counted, timeout=30, what="counts with unmanaged")
 
     # kubectl: `kapacitors` and the short name are the connection objects; `kapacitor` is
     # the category, so it lists every kind of this operator.
@@ -137,9 +137,9 @@ def test_kapacitor_object_status_refs_and_deletion(
     assert "Secret with basic-auth credentials" in explained
 
     # Deleting the connection while a task uses it waits, and says why.
-    kube.delete("kapacitor", "shared")
+    kube.delete("kapacitors", "shared")
     kube.wait_for(
-        "kapacitor",
+        "kapacitors",
         "shared",
         lambda o: (
             ready(o) == ("False", "InUse")
@@ -150,13 +150,13 @@ def test_kapacitor_object_status_refs_and_deletion(
     kube.delete("kapacitortask", "cpu")
     kube.wait_gone("kapacitortask", "cpu")
     assert server_get(kapacitord, f"tasks/{kube.ns}.cpu") is None  # deleted through the ref
-    kube.wait_gone("kapacitor", "shared", timeout=40)
+    kube.wait_gone("kapacitors", "shared", timeout=40)
     httpx.delete(f"{kapacitord.base_url}/kapacitor/v1/tasks/{unmanaged_id}")
 
 
 def test_kapacitor_object_says_what_is_wrong(kube: Kube, op: OperatorProcess) -> None:
     kube.apply(manifest("Kapacitor", "dead", {"url": "http://127.0.0.1:1"}))
-    dead = kube.wait_condition("kapacitor", "dead", "Ready", "False", reason="Unreachable")
+    dead = kube.wait_condition("kapacitors", "dead", "Ready", "False", reason="Unreachable")
     assert dead["status"]["reachable"] is False
     assert "ConnectError" in condition(dead, "Ready")["message"]  # type: ignore[index]
     kube.apply(
@@ -166,9 +166,11 @@ def test_kapacitor_object_says_what_is_wrong(kube: Kube, op: OperatorProcess) ->
             {"url": "http://127.0.0.1:1", "credentialsSecretRef": {"name": "kap-creds"}},
         )
     )
-    kube.wait_condition("kapacitor", "nosecret", "Ready", "False", reason="SecretNotFound")
+    kube.wait_condition("kapacitors", "nosecret", "Ready", "False", reason="SecretNotFound")
     kube.apply(manifest("Kapacitor", "elsewhere", {"url": "http://kapacitor.example.com:9092"}))
-    kube.wait_condition("kapacitor", "elsewhere", "Ready", "False", reason="KapacitorURLNotAllowed")
+    kube.wait_condition(
+        "kapacitors", "elsewhere", "Ready", "False", reason="KapacitorURLNotAllowed"
+    )
     # A task naming a connection that is not Ready says which and why.
     kube.apply(task("t", script="stream|from()", kapacitorRef={"name": "dead"}))
     obj = kube.wait_condition("kapacitortask", "t", "Ready", "False", reason="KapacitorNotReady")

@@ -36,6 +36,7 @@ from kapacitor_operator.reconcile.connection import (
 from kapacitor_operator.reconcile.desired import DesiredStateError, build_desired, default_task_id
 from kapacitor_operator.reconcile.kapacitor_ref import (
     KapacitorRefMissing,
+    WaitingForReference,
     resolve_with_ref,
     template_id_for,
 )
@@ -99,6 +100,9 @@ def reference_outcome(
     """A connection or reference that cannot be used: its reason, retried slowly, or not
     at all when only a change of the spec or of the operator's configuration helps."""
     message = exc.message if exc.message.endswith(".") else f"{exc.message}."
+    if isinstance(exc, WaitingForReference):
+        # The named object's handler nudges this task when it changes (handlers/refs.py).
+        return invalid_outcome(task, exc.reason, message, now=now, retry="none")
     if exc.permanent:
         return invalid_outcome(task, exc.reason, message, now=now, retry="permanent")
     return invalid_outcome(

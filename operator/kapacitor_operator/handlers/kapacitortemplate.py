@@ -35,7 +35,11 @@ from kapacitor_operator.reconcile.connection import (
     ReferenceProblem,
     UrlNotAllowed,
 )
-from kapacitor_operator.reconcile.kapacitor_ref import KapacitorRefMissing, resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import (
+    KapacitorRefMissing,
+    WaitingForReference,
+    resolve_with_ref,
+)
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
 from kapacitor_operator.reconcile.template_decide import (
     DeleteNow,
@@ -105,6 +109,8 @@ async def reconcile(
         client = runtime.pool.get(connection)
     except ReferenceProblem as exc:
         retry: RetryKind = "permanent" if exc.permanent else "temporary"
+        if isinstance(exc, WaitingForReference):
+            retry = "none"  # the `Kapacitor` object's handler nudges this one
         return failed_outcome(
             tpl, exc.reason, exc.message, now=now, retry=retry, delay=exc.retry_after
         )

@@ -2,8 +2,8 @@
 
 A resource names a `Kapacitor` object (its connection) or a KapacitorTemplate (the ID
 to instantiate) in its own namespace. A name that does not resolve yet is a
-`ReferenceProblem` with its own reason; the named object's handler nudges its dependents
-when it appears or changes (see handlers/refs.py), so the wait is event-driven.
+`WaitingForReference` with its own reason; the named object's handler nudges its
+dependents when it appears or changes (see handlers/refs.py), so the wait is event-driven.
 """
 
 from __future__ import annotations
@@ -33,25 +33,37 @@ class ObjectReader(SecretReader, Protocol):
     async def get_custom(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None: ...
 
 
-class KapacitorRefMissing(ReferenceProblem):
+class WaitingForReference(ReferenceProblem):
+    """The named object is missing or not ready. Its handler nudges this resource when
+    that changes, so the wait needs no retry timer: kopf would hold a resource whose
+    handler is delayed and miss the nudge until the delay ends."""
+
+    retry_after = None
+
+    @property
+    def permanent(self) -> bool:
+        return False
+
+
+class KapacitorRefMissing(WaitingForReference):
     """The named `Kapacitor` object does not exist."""
 
     reason = c.KAPACITOR_NOT_FOUND
 
 
-class KapacitorRefNotReady(ReferenceProblem):
+class KapacitorRefNotReady(WaitingForReference):
     """The named `Kapacitor` object exists but is not Ready."""
 
     reason = c.KAPACITOR_NOT_READY
 
 
-class TemplateRefMissing(ReferenceProblem):
+class TemplateRefMissing(WaitingForReference):
     """The named KapacitorTemplate does not exist."""
 
     reason = c.TEMPLATE_NOT_FOUND
 
 
-class TemplateRefNotReady(ReferenceProblem):
+class TemplateRefNotReady(WaitingForReference):
     """The named KapacitorTemplate is not defined in Kapacitor, or is on another server."""
 
     reason = c.TEMPLATE_NOT_READY
