@@ -12,7 +12,7 @@ from kapacitor_operator import GROUP, VERSION, metrics
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers.common import apply_status, emit, status_dict, utcnow
-from kapacitor_operator.handlers.refs import dependents, nudge
+from kapacitor_operator.handlers.refs import dependents, nudge, persist_status
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorAuthError, KapacitorError
@@ -106,7 +106,20 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
     before, after = _token(server.status), _token(status)
     old_ready = c.get_condition(server.status.conditions, c.READY)
     new_ready = c.get_condition(status.conditions, c.READY)
-    changed = apply_status(patch, body, status_dict(status))
+    desired = status_dict(status)
+    key = (server.namespace, server.name)
+    users = {
+        "kapacitortasks": dependents(kwargs.get("kapacitorref_tasks"), key),
+        "kapacitortemplates": dependents(kwargs.get("kapacitorref_templates"), key),
+    }
+    nudging = before != after and any(users.values())
+    if nudging and await persist_status(runtime.kube, PLURAL, body, desired):
+        # Dependents read this object when nudged: its status must be written first.
+        token = f"Kapacitor/{server.name}@{after}"
+        for plural, names in users.items():
+            await nudge(runtime.kube, plural, server.namespace, names, token)
+    else:
+        apply_status(patch, body, desired)
     metrics.RECONCILES.labels(
         "Kapacitor", "ok" if new_ready and new_ready.status == "True" else "temporary_error"
     ).inc()
@@ -117,23 +130,6 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
             new_ready.message,
         )
         emit(body, [note])
-    if changed and before != after:
-        key = (server.namespace, server.name)
-        token = f"Kapacitor/{server.name}@{after}"
-        await nudge(
-            runtime.kube,
-            "kapacitortasks",
-            server.namespace,
-            dependents(kwargs.get("kapacitorref_tasks"), key),
-            token,
-        )
-        await nudge(
-            runtime.kube,
-            "kapacitortemplates",
-            server.namespace,
-            dependents(kwargs.get("kapacitorref_templates"), key),
-            token,
-        )
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:

@@ -19,7 +19,7 @@ from kapacitor_operator.handlers.common import (
     status_dict,
     utcnow,
 )
-from kapacitor_operator.handlers.refs import REFS_FIELD, dependents, nudge
+from kapacitor_operator.handlers.refs import REFS_FIELD, dependents, nudge, persist_status
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
@@ -172,14 +172,20 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
     metrics.RECONCILES.labels("KapacitorTemplate", result[outcome.retry]).inc()
     if outcome.writes:
         metrics.KAPACITOR_WRITES.labels("KapacitorTemplate").inc(outcome.writes)
-    apply_status(patch, body, status_dict(outcome.status), volatile=("lastSyncedAt",))
-    emit(body, outcome.events)
-    if _token(tpl.status) != _token(outcome.status) or outcome.writes:
+    desired = status_dict(outcome.status)
+    users = dependents(kwargs.get("templateref_tasks"), (tpl.namespace, tpl.name))
+    nudging = bool(users) and (_token(tpl.status) != _token(outcome.status) or outcome.writes)
+    if nudging and await persist_status(runtime.kube, PLURAL, body, desired):
         # Kapacitor reloaded the tasks made from the template (or the template became
-        # usable): have the KapacitorTasks that name it read their state again.
-        users = dependents(kwargs.get("templateref_tasks"), (tpl.namespace, tpl.name))
-        token = f"KapacitorTemplate/{tpl.name}@{_token(outcome.status)}"
+        # usable): have the KapacitorTasks that name it read their state again, once
+        # this status (which they read) is written.
+        token = (
+            f"KapacitorTemplate/{tpl.name}@{_token(outcome.status)}:{outcome.status.lastSyncedAt}"
+        )
         await nudge(runtime.kube, "kapacitortasks", tpl.namespace, users, token)
+    else:
+        apply_status(patch, body, desired, volatile=("lastSyncedAt",))
+    emit(body, outcome.events)
     raise_for_kopf(outcome, kwargs.get("retry", 0))
 
 

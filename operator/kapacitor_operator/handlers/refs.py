@@ -43,6 +43,23 @@ async def nudge(kube: KubeAPI, plural: str, namespace: str, names: Any, token: s
             log.info("could not nudge %s %s/%s: %s", plural, namespace, name, exc)
 
 
+async def persist_status(kube: KubeAPI, plural: str, body: Any, desired: dict[str, Any]) -> bool:
+    """Write our status keys now (kopf would write them only after the handler returns),
+    so a dependent nudged next reads the new state. False if the write failed; the
+    caller then leaves the status to kopf's patch and skips the nudge.
+    """
+    current = dict(body.get("status") or {})
+    patch: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
+    patch.update({k: None for k in current if k not in desired and k != "kopf"})
+    meta = body.get("metadata") or {}
+    try:
+        await kube.patch_status(str(meta.get("namespace")), plural, str(meta.get("name")), patch)
+    except KubeError as exc:
+        log.info("could not write the status of %s %s: %s", plural, meta.get("name"), exc)
+        return False
+    return True
+
+
 def dependents(index: Any, key: tuple[str, str]) -> list[str]:
     """Names stored under `key` in one of the indexes below."""
     return sorted(set(index.get(key, []))) if index is not None else []
