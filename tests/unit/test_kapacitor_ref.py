@@ -128,3 +128,27 @@ async def test_template_ref_gives_the_template_id() -> None:
     assert (
         await template_id_for(LocalObjectRef(name="t"), "ns", FakeKube(objects), url=URL) == "ns.t"
     )
+
+
+async def test_waiting_for_a_named_object_is_not_a_delayed_retry() -> None:
+    """kopf holds an object whose handler is delayed, and would miss the nudge that the
+    named object's handler sends: the wait is an outcome without retry."""
+    from kapacitor_operator.handlers.kapacitortask import reference_outcome
+    from kapacitor_operator.models.resources import parse_kapacitortask
+
+    task = parse_kapacitortask(
+        {
+            "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": 1},
+            "spec": {"type": "stream", "script": "x", "kapacitorRef": {"name": "shared"}},
+        }
+    )
+    with pytest.raises(ReferenceProblem) as info:
+        await connection_spec(None, REF, "ns", FakeKube({}))
+    assert info.value.retry_after is None
+    assert not info.value.permanent
+    outcome = reference_outcome(task, info.value, now="t0")
+    assert outcome.retry == "none"
+    ready = c.get_condition(outcome.status.conditions, c.READY)
+    assert ready is not None
+    assert (ready.status, ready.reason) == ("False", c.KAPACITOR_NOT_FOUND)
+    assert [e.reason for e in outcome.events] == [c.KAPACITOR_NOT_FOUND]
