@@ -123,10 +123,13 @@ async def test_template_ref_problems(status: dict[str, Any] | None, reason: str,
 
 async def test_template_ref_gives_the_template_id() -> None:
     objects = {
-        ("kapacitortemplates", "t"): template({**READY, "templateID": "ns.t", "kapacitorURL": URL})
+        ("kapacitortemplates", "t"): template(
+            {**READY, "templateID": "ns.t", "kapacitorURL": URL, "tasks": ["ns.a"]}
+        )
     }
-    assert (
-        await template_id_for(LocalObjectRef(name="t"), "ns", FakeKube(objects), url=URL) == "ns.t"
+    assert await template_id_for(LocalObjectRef(name="t"), "ns", FakeKube(objects), url=URL) == (
+        "ns.t",
+        ["ns.a"],
     )
 
 

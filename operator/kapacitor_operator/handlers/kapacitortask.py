@@ -19,7 +19,7 @@ from kapacitor_operator.handlers.common import (
     status_dict,
     utcnow,
 )
-from kapacitor_operator.handlers.refs import REFS_FIELD
+from kapacitor_operator.handlers.refs import REFS_FIELD, note_template_user
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
@@ -136,8 +136,9 @@ async def reconcile(
             runtime.kube,
         )
         spec = task.spec
+        listed: list[str] | None = None
         if spec.templateRef is not None:
-            template_id = await template_id_for(
+            template_id, listed = await template_id_for(
                 spec.templateRef,
                 task.namespace,
                 runtime.kube,
@@ -179,7 +180,10 @@ async def reconcile(
         return invalid_outcome(
             task, c.KUBERNETES_ERROR, f"Kubernetes API error: {exc}", now=now, retry="temporary"
         )
-    return await sync_task(task, desired, client, now=now)
+    outcome = await sync_task(task, desired, client, now=now)
+    if listed is not None and task.spec.templateRef is not None:
+        await note_template_user(runtime.kube, task, listed, outcome.status.taskID)
+    return outcome
 
 
 def _record(outcome: Outcome[KapacitorTaskStatus], task_type: str) -> None:
@@ -332,6 +336,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
                 outcome.message, delay=outcome.delay or backoff_delay(retry)
             ) from exc
         runtime.locks.pop(task.uid, None)
+        if task.spec.templateRef is not None:
+            await note_template_user(runtime.kube, task, [], None, gone=True)
         if result.deleted:
             metrics.KAPACITOR_WRITES.labels("KapacitorTask").inc(len(result.deleted))
         emit(body, [result.event])

@@ -60,6 +60,18 @@ async def persist_status(kube: KubeAPI, plural: str, body: Any, desired: dict[st
     return True
 
 
+async def note_template_user(
+    kube: KubeAPI, task: Any, listed: list[str], task_id: str | None, *, gone: bool = False
+) -> None:
+    """Nudge the KapacitorTemplate a task names when the template's list of tasks is
+    out of date (a new task made from it, or one deleted), so its status stays true."""
+    ref = task.spec.templateRef
+    if ref is None or (not gone and (task_id is None or task_id in listed)):
+        return
+    token = f"KapacitorTask/{task.name}@{task_id or 'deleted'}:{task.uid}"
+    await nudge(kube, "kapacitortemplates", task.namespace, [ref.name], token)
+
+
 def dependents(index: Any, key: tuple[str, str]) -> list[str]:
     """Names stored under `key` in one of the indexes below."""
     return sorted(set(index.get(key, []))) if index is not None else []

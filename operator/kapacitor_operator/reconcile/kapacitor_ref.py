@@ -135,9 +135,10 @@ async def resolve_with_ref(
 
 async def template_id_for(
     ref: LocalObjectRef, namespace: str, kube: ObjectReader, *, url: str
-) -> str:
+) -> tuple[str, list[str]]:
     """The Kapacitor template ID a KapacitorTemplate holds on the server at `url`
-    (redacted form, as statuses show it).
+    (redacted form, as statuses show it), and the task IDs its status lists as made
+    from it.
 
     Raises:
         TemplateRefMissing: the template object does not exist.
@@ -158,4 +159,4 @@ async def template_id_for(
             f"{where} lives on {status.get('kapacitorURL')}, not on {url}: a task can only "
             "use a template on its own server"
         )
-    return str(template_id)
+    return str(template_id), [str(t) for t in status.get("tasks") or []]
