@@ -229,6 +229,26 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         {"type": "stream", "script": "x", "templateID": "t"},
         "exactly one of spec.script",
     ),
+    (
+        "script and templateRef",
+        {"type": "stream", "script": "x", "templateRef": {"name": "t"}},
+        "exactly one of spec.script",
+    ),
+    (
+        "inline connection and ref",
+        {
+            "type": "stream",
+            "script": "x",
+            "kapacitor": {"url": "http://kapacitor:9092"},
+            "kapacitorRef": {"name": "k"},
+        },
+        "set spec.kapacitor or spec.kapacitorRef, not both",
+    ),
+    (
+        "flux with templateRef",
+        {"type": "flux", "flux": "x", "every": "1m", "templateRef": {"name": "t"}},
+        "stream/batch tasks only",
+    ),
     ("flux without schedule", {"type": "flux", "flux": "x"}, "exactly one of spec.every"),
     (
         "flux with both",
