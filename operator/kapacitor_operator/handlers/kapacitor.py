@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from kapacitor_operator import GROUP, VERSION, metrics
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers.common import apply_status, emit, status_dict, utcnow
-from kapacitor_operator.handlers.refs import dependents, nudge, persist_status
+from kapacitor_operator.handlers.common import emit, status_dict, utcnow
+from kapacitor_operator.handlers.refs import apply_merged, dependents, nudge, persist_status
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorAuthError, KapacitorError
@@ -119,7 +119,7 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
         for plural, names in users.items():
             await nudge(runtime.kube, plural, server.namespace, names, token)
     else:
-        apply_status(patch, body, desired)
+        apply_merged(patch, body, desired)
     metrics.RECONCILES.labels(
         "Kapacitor", "ok" if new_ready and new_ready.status == "True" else "temporary_error"
     ).inc()

@@ -12,14 +12,19 @@ from kapacitor_operator import GROUP, VERSION, metrics
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers.common import (
-    apply_status,
     backoff_delay,
     emit,
     raise_for_kopf,
     status_dict,
     utcnow,
 )
-from kapacitor_operator.handlers.refs import REFS_FIELD, dependents, nudge, persist_status
+from kapacitor_operator.handlers.refs import (
+    REFS_FIELD,
+    apply_merged,
+    dependents,
+    nudge,
+    persist_status,
+)
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
@@ -184,7 +189,7 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
         )
         await nudge(runtime.kube, "kapacitortasks", tpl.namespace, users, token)
     else:
-        apply_status(patch, body, desired, volatile=("lastSyncedAt",))
+        apply_merged(patch, body, desired, volatile=("lastSyncedAt",))
     emit(body, outcome.events)
     raise_for_kopf(outcome, kwargs.get("retry", 0))
 

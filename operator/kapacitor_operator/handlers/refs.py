@@ -43,14 +43,49 @@ async def nudge(kube: KubeAPI, plural: str, namespace: str, names: Any, token: s
             log.info("could not nudge %s %s/%s: %s", plural, namespace, name, exc)
 
 
+def merge_patch(old: Any, new: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`: nested keys that
+    vanished become null (kopf's status patches are merge patches, so a var that lost its
+    default value would otherwise keep the old one); lists are replaced whole."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return new
+    out: dict[str, Any] = {k: None for k in old if k not in new}
+    for key, value in new.items():
+        if key not in old:
+            out[key] = value
+        elif old[key] != value:
+            out[key] = merge_patch(old[key], value)
+    return out
+
+
+def status_patch(
+    current: dict[str, Any], desired: dict[str, Any], volatile: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Our status keys that changed, as a merge patch (status.kopf is kopf's). Keys in
+    `volatile` (timestamps) are written only together with a real change."""
+    current = {k: v for k, v in current.items() if k != "kopf"}
+    diff = merge_patch(current, desired)
+    if not any(k not in volatile for k in diff):
+        return {}
+    return dict(diff)
+
+
+def apply_merged(
+    patch: kopf.Patch, body: Any, desired: dict[str, Any], volatile: tuple[str, ...] = ()
+) -> bool:
+    """Put the status changes into kopf's patch; False when there are none."""
+    diff = status_patch(dict(body.get("status") or {}), desired, volatile)
+    for key, value in diff.items():
+        patch.status[key] = value
+    return bool(diff)
+
+
 async def persist_status(kube: KubeAPI, plural: str, body: Any, desired: dict[str, Any]) -> bool:
     """Write our status keys now (kopf would write them only after the handler returns),
     so a dependent nudged next reads the new state. False if the write failed; the
     caller then leaves the status to kopf's patch and skips the nudge.
     """
-    current = dict(body.get("status") or {})
-    patch: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
-    patch.update({k: None for k in current if k not in desired and k != "kopf"})
+    patch = status_patch(dict(body.get("status") or {}), desired)
     meta = body.get("metadata") or {}
     try:
         await kube.patch_status(str(meta.get("namespace")), plural, str(meta.get("name")), patch)
