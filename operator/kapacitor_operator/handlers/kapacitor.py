@@ -169,7 +169,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         if not users:
             return
         message = (
-            f"Deletion waits: {', '.join(users)} still use this connection (their own "
+            f"Deletion waits: {', '.join(users)} still name this connection (their own "
             "deletion needs it); delete them or point them elsewhere."
         )
         conditions = c.set_condition(
