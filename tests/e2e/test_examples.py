@@ -347,7 +347,15 @@ def test_kubectl_explain_shows_descriptions(kube: Kube) -> None:
     assert set(names) == {
         "kapacitortasks.kapacitor.operator.dev",
         "taskruns.kapacitor.operator.dev",
+        "kapacitors.kapacitor.operator.dev",
+        "kapacitortemplates.kapacitor.operator.dev",
     }
+    out = kube.kubectl("explain", "kapacitortemplate.status.vars").stdout
+    assert "as Kapacitor reports them" in out
+    out = kube.kubectl("explain", "kapacitors.status.tasks.unmanaged").stdout
+    assert "no resource of this operator manages" in out
+    out = kube.kubectl("explain", "kapacitortask.spec.templateRef").stdout
+    assert "KapacitorTemplate in this namespace" in out
 
 
 def test_metrics_are_scraped(
