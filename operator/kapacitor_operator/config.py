@@ -33,6 +33,7 @@ ENV = {
     "namespaces": "OPERATOR_NAMESPACES",
     "drift_interval": "OPERATOR_DRIFT_INTERVAL",
     "run_poll_interval": "OPERATOR_RUN_POLL_INTERVAL",
+    "kapacitor_check_interval": "OPERATOR_KAPACITOR_CHECK_INTERVAL",
     "default_run_timeout": "OPERATOR_DEFAULT_RUN_TIMEOUT",
     "log_format": "OPERATOR_LOG_FORMAT",
     "log_level": "OPERATOR_LOG_LEVEL",
@@ -62,6 +63,8 @@ class Settings:
     namespaces: tuple[str, ...] = ()
     drift_interval: float = 300.0
     run_poll_interval: float = 60.0
+    # How often each `Kapacitor` object's server is checked (issue 15).
+    kapacitor_check_interval: float = 60.0
     default_run_timeout: float = 3600.0
     log_format: str = "text"
     log_level: str = "INFO"
@@ -185,6 +188,8 @@ def validate(settings: Settings) -> None:
         raise ValueError("drift interval must be at least 1 second")
     if settings.run_poll_interval < 1:
         raise ValueError("run poll interval must be at least 1 second")
+    if settings.kapacitor_check_interval < 1:
+        raise ValueError("Kapacitor check interval must be at least 1 second")
     if settings.max_runs_per_server < 1:
         raise ValueError("max runs per server must be at least 1")
     if settings.drain_timeout < 0:

@@ -9,7 +9,15 @@ import kopf
 
 from kapacitor_operator import GROUP, metrics
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers import alerthandler, flux_history, kapacitortask, taskrun
+from kapacitor_operator.handlers import (
+    alerthandler,
+    flux_history,
+    kapacitor,
+    kapacitortask,
+    kapacitortemplate,
+    refs,
+    taskrun,
+)
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.client import KubeClient
@@ -70,6 +78,9 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     taskrun.register(registry, settings)
     flux_history.register(registry, settings)
     alerthandler.register(registry, settings)
+    refs.register(registry, settings)
+    kapacitor.register(registry, settings)
+    kapacitortemplate.register(registry, settings)
     return registry
 
 

@@ -38,6 +38,9 @@ EXAMPLE_IMAGES = {"docker.io/library/busybox:1.36": "busybox"}
 NODE_IMAGES = ("pause", "busybox")
 
 
+EXAMPLE_KAPACITOR_URL = "http://kapacitor.monitoring:9092"
+
+
 def apply_examples(cp: ControlPlane, kapacitor: PlaygroundKapacitor) -> None:
     """Define what the examples expect in Kapacitor, then apply each one it can run."""
     prepare_kapacitor(kapacitor.base_url)
@@ -45,7 +48,9 @@ def apply_examples(cp: ControlPlane, kapacitor: PlaygroundKapacitor) -> None:
         if path.name in kapacitor.skipped:
             print(f"  skipped {path.name}: {kapacitor.skipped[path.name]}")
             continue
-        cp.kubectl("-n", NAMESPACE, "apply", "--server-side", "-f", str(path))
+        # The shared connection example names a server by its in-cluster DNS name.
+        manifest = path.read_text().replace(EXAMPLE_KAPACITOR_URL, kapacitor.base_url)
+        cp.kubectl("-n", NAMESPACE, "apply", "--server-side", "-f", "-", input=manifest)
         print(f"  applied {path.name}")
     for name, note in kapacitor.notes.items():
         print(f"  note on {name}: {note}")

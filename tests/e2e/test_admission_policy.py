@@ -281,6 +281,88 @@ def test_an_update_checks_only_new_or_changed_references(setup: Setup) -> None:
     )  # fmt: skip
 
 
+def connection(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "Kapacitor",
+        "metadata": {"name": name},
+        "spec": {"url": "http://kapacitor.monitoring:9092", **spec},
+    }
+
+
+def template(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "KapacitorTemplate",
+        "metadata": {"name": name},
+        "spec": {"type": "stream", "script": "stream|from()", **spec},
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "secret"),
+    [
+        (CREDENTIALS, "spec.credentialsSecretRef", "creds"),
+        (CA, "spec.tls.caSecretRef", "ca"),
+    ],
+    ids=["credentials", "ca"],
+)
+def test_a_kapacitor_object_naming_a_secret_needs_the_right_to_read_it(
+    setup: Setup, spec: dict[str, Any], field: str, secret: str
+) -> None:
+    name = unique("k")
+    refused(
+        setup.create(WRITER, connection(name, **spec)),
+        f"the operator reads the Secret named in {field}",
+        f"{WRITER} may not get Secret {secret} in namespace {setup.ns}",
+    )
+    admitted(setup.create(TRUSTED, connection(name, **spec)))
+
+
+def test_a_template_naming_a_secret_needs_the_right_to_read_it(setup: Setup) -> None:
+    kapacitor = {"url": "http://kapacitor.monitoring:9092", **CREDENTIALS}
+    refused(
+        setup.create(WRITER, template("tpl", kapacitor=kapacitor)),
+        "the operator reads the Secret named in spec.kapacitor.credentialsSecretRef",
+        f"{WRITER} may not get Secret creds",
+    )
+    admitted(setup.create(TRUSTED, template("tpl", kapacitor=kapacitor)))
+
+
+def test_kapacitor_ref_needs_the_right_to_read_the_object(setup: Setup) -> None:
+    """A kapacitorRef lends the object's credentials: its author must be able to get it.
+    `carol` may write KapacitorTasks and KapacitorTemplates but not read Kapacitors."""
+    carol = "carol@example.com"
+    group = API.split("/")[0]
+    docs = [
+        role("task-writer", [{"apiGroups": [group],
+                              "resources": ["kapacitortasks", "kapacitortemplates"],
+                              "verbs": ["create", "get", "patch"]}]),
+        binding("task-writer", [user(carol)]),
+    ]  # fmt: skip
+    setup.cp.kubectl(
+        "apply", "-n", setup.ns, "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in docs)
+    )
+    ref_task = {
+        "apiVersion": API,
+        "kind": "KapacitorTask",
+        "metadata": {"name": "by-ref"},
+        "spec": {"type": "stream", "script": "stream|from()", "kapacitorRef": {"name": "shared"}},
+    }
+    refused(
+        setup.create(carol, ref_task),
+        "spec.kapacitorRef makes the operator use the connection",
+        f"{carol} may not get Kapacitor shared in namespace {setup.ns}",
+        "missing right: get kapacitors",
+    )
+    refused(
+        setup.create(carol, template("by-ref", kapacitorRef={"name": "shared"})), "get kapacitors"
+    )
+    admitted(setup.create(WRITER, ref_task))  # alice may read kapacitors
+    # Editing the rest of a task that keeps its reference needs nothing more.
+    admitted(setup.patch(carol, "kapacitortask", "by-ref", {"spec": {"enabled": False}}))
+
+
 def test_the_operators_own_writes_pass(setup: Setup) -> None:
     """kopf patches finalizers and annotations of KapacitorTasks that name Secrets: those
     updates change no reference, so they pass whatever the account may read."""

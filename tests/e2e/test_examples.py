@@ -63,6 +63,8 @@ def test_every_example_is_covered() -> None:
         "09-kapacitor-with-auth.yaml",
         "10-taskrun-replay.yaml",
         "12-alert-handlers-webhooks.yaml",
+        "13-shared-kapacitor.yaml",
+        "14-template-with-tasks.yaml",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == covered
 
@@ -245,6 +247,53 @@ def test_retry_examples_on_a_kapacitor_that_keeps_runs(
     kube.kubectl_wait("taskrun", auto, "Succeeded")
 
 
+def test_shared_kapacitor_and_template_examples(
+    control_plane: ControlPlane,
+    crds: list[str],
+    operator_pod: OperatorPod,
+    node_emulator: EmulatorHandle,
+) -> None:
+    """13 and 14 with the chart-installed operator: the shared connection is Ready, the
+    template is defined and both tasks made from it run; deleting them all at once (as
+    `kubectl delete -f` does) lets the tasks go first, then the template and the
+    connection."""
+    kube = Kube(control_plane, operator_pod.watched)
+    url = {"http://kapacitor.monitoring:9092": node_emulator.base_url}
+    for name in ("14-template-with-tasks.yaml", "13-shared-kapacitor.yaml"):
+        kube.apply(example(name, **url))
+    kube.kubectl_wait("kapacitors", "shared", "Ready")
+    kube.kubectl_wait("kapacitortemplate", "threshold", "Ready")
+    for task in ("cpu-threshold", "mem-threshold"):
+        kube.kubectl_wait("kapacitortask", task, "Ready")
+    template_id = f"{kube.ns}.threshold"
+    tpl = kube.get("kapacitortemplate", "threshold")
+    assert tpl is not None
+    assert tpl["status"]["templateID"] == template_id
+    assert set(tpl["status"]["vars"]) == {"crit", "measurement"}
+    kube.wait_for(
+        "kapacitortemplate",
+        "threshold",
+        lambda o: (
+            o["status"].get("tasks") == [f"{kube.ns}.cpu-threshold", f"{kube.ns}.mem-threshold"]
+        ),
+        what="both tasks listed",
+    )
+    shared = kube.get("kapacitors", "shared")
+    assert shared is not None
+    assert shared["status"]["reachable"] is True
+    for name in ("14-template-with-tasks.yaml", "13-shared-kapacitor.yaml"):
+        kube.kubectl("delete", "--wait=false", "-f", "-", input=example(name, **url))
+    for kind, name in (
+        ("kapacitortask", "cpu-threshold"),
+        ("kapacitortask", "mem-threshold"),
+        ("kapacitortemplate", "threshold"),
+        ("kapacitors", "shared"),
+    ):
+        kube.wait_gone(kind, name, timeout=60)
+    gone = httpx.get(f"{node_emulator.base_url}/kapacitor/v1/templates/{template_id}")
+    assert gone.status_code == 404
+
+
 def generations(kube: Kube) -> dict[str, int]:
     out: dict[str, int] = {}
     for kind in ("kapacitortasks", "taskruns"):
@@ -304,6 +353,26 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "script and template",
         {"type": "stream", "script": "x", "templateID": "t"},
         "exactly one of spec.script",
+    ),
+    (
+        "script and templateRef",
+        {"type": "stream", "script": "x", "templateRef": {"name": "t"}},
+        "exactly one of spec.script",
+    ),
+    (
+        "inline connection and ref",
+        {
+            "type": "stream",
+            "script": "x",
+            "kapacitor": {"url": "http://kapacitor:9092"},
+            "kapacitorRef": {"name": "k"},
+        },
+        "set spec.kapacitor or spec.kapacitorRef, not both",
+    ),
+    (
+        "flux with templateRef",
+        {"type": "flux", "flux": "x", "every": "1m", "templateRef": {"name": "t"}},
+        "stream/batch tasks only",
     ),
     ("flux without schedule", {"type": "flux", "flux": "x"}, "exactly one of spec.every"),
     (
@@ -430,7 +499,15 @@ def test_kubectl_explain_shows_descriptions(kube: Kube) -> None:
         "kapacitortasks.kapacitor.operator.dev",
         "taskruns.kapacitor.operator.dev",
         "kapacitoralerthandlers.kapacitor.operator.dev",
+        "kapacitors.kapacitor.operator.dev",
+        "kapacitortemplates.kapacitor.operator.dev",
     }
+    out = kube.kubectl("explain", "kapacitortemplate.status.vars").stdout
+    assert "as Kapacitor reports them" in out
+    out = kube.kubectl("explain", "kapacitors.status.tasks.unmanaged").stdout
+    assert "no resource of this operator manages" in out
+    out = kube.kubectl("explain", "kapacitortask.spec.templateRef").stdout
+    assert "KapacitorTemplate in this namespace" in out
 
 
 def test_metrics_are_scraped(

@@ -224,6 +224,13 @@ NEEDED_IN_NAMESPACE = [
     ("patch", f"taskruns.{GROUP}", "status"),
     ("update", f"kapacitortasks.{GROUP}", "finalizers"),
     ("update", f"taskruns.{GROUP}", "finalizers"),
+    *[
+        (verb, f"{plural}.{GROUP}", "")
+        for plural in ("kapacitors", "kapacitortemplates")
+        for verb in ("get", "list", "watch", "patch")
+    ],
+    ("patch", f"kapacitors.{GROUP}", "status"),
+    ("patch", f"kapacitortemplates.{GROUP}", "status"),
     *[(verb, "jobs.batch", "") for verb in ("get", "list", "watch", "create", "delete")],
     ("list", "pods", ""),
     ("watch", "pods", ""),
@@ -258,6 +265,10 @@ DENIED_IN_NAMESPACE = [
     ("update", f"kapacitoralerthandlers.{GROUP}", "status"),
     ("update", f"taskruns.{GROUP}", ""),
     ("update", f"taskruns.{GROUP}", "status"),
+    ("create", f"kapacitors.{GROUP}", ""),
+    ("delete", f"kapacitors.{GROUP}", ""),
+    ("create", f"kapacitortemplates.{GROUP}", ""),
+    ("delete", f"kapacitortemplates.{GROUP}", ""),
     ("patch", "events", ""),
     ("delete", "events", ""),
     ("create", "serviceaccounts", "token"),

@@ -27,7 +27,13 @@ def test_the_admission_policy_is_on_by_default(helm: Helm, tmp_path: Path) -> No
     assert spec["failurePolicy"] == "Fail"
     (rule,) = spec["matchConstraints"]["resourceRules"]
     assert rule["apiGroups"] == ["kapacitor.operator.dev"]
-    assert sorted(rule["resources"]) == ["kapacitoralerthandlers", "kapacitortasks", "taskruns"]
+    assert sorted(rule["resources"]) == [
+        "kapacitoralerthandlers",
+        "kapacitors",
+        "kapacitortasks",
+        "kapacitortemplates",
+        "taskruns",
+    ]
     assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
     checks = " ".join(v["expression"] for v in spec["validations"] + spec["variables"])
     assert "resource('jobs')" in checks

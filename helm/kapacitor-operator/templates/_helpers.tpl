@@ -109,6 +109,16 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: ["kapacitor.operator.dev"]
   resources: ["kapacitortasks/finalizers", "taskruns/finalizers"]
   verbs: ["update"]
+# Kapacitor connection objects and KapacitorTemplates (issue 15): kopf watches them and
+# patches finalizers and annotations; resources that name one read it (get); the operator
+# writes their status, and nudges (patches an annotation on) the KapacitorTasks and
+# KapacitorTemplates that name an object that changed.
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitors", "kapacitortemplates"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["kapacitor.operator.dev"]
+  resources: ["kapacitors/status", "kapacitortemplates/status"]
+  verbs: ["patch"]
 # Job-backed TaskRuns: one Job per attempt (create), watched by label (list, watch),
 # re-read while waiting (get) and deleted on cancel (delete).
 - apiGroups: ["batch"]
@@ -135,8 +145,9 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]
-# spec.kapacitor.credentialsSecretRef and KapacitorAlertHandler
-# spec.optionsFrom[].secretKeyRef: read by name, never listed or watched.
+# spec.kapacitor.credentialsSecretRef (and a Kapacitor object's credentialsSecretRef /
+# tls.caSecretRef) and KapacitorAlertHandler spec.optionsFrom[].secretKeyRef: read by
+# name, never listed or watched.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

@@ -23,7 +23,7 @@ from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.kapacitor.pool import InvalidCABundle
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
-from kapacitor_operator.reconcile.connection import ReferenceProblem, resolve_connection
+from kapacitor_operator.reconcile.connection import ReferenceProblem
 from kapacitor_operator.reconcile.flux_runs import (
     LABEL_TASK,
     LABEL_TRIGGER,
@@ -33,6 +33,7 @@ from kapacitor_operator.reconcile.flux_runs import (
     poll_runs,
     taskruns_to_prune,
 )
+from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.taskrun_job import label_value
 
@@ -103,8 +104,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         runtime: Runtime = memo.runtime
         try:
             task = parse_kapacitortask(body)
-            conn = await resolve_connection(
-                task.spec.kapacitor, task.namespace, settings, runtime.kube
+            conn = await resolve_with_ref(
+                task.spec.kapacitor, task.spec.kapacitorRef, task.namespace, settings, runtime.kube
             )
             poll = await poll_runs(runtime.pool.get(conn), task)
         except (

@@ -19,6 +19,7 @@ from kapacitor_operator.handlers.common import (
     status_dict,
     utcnow,
 )
+from kapacitor_operator.handlers.refs import REFS_FIELD, note_template_user
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError, KubeForbidden
 from kapacitor_operator.kapacitor.errors import KapacitorError
@@ -31,9 +32,14 @@ from kapacitor_operator.reconcile.connection import (
     ReferenceProblem,
     UrlNotAllowed,
     connection_url,
-    resolve_connection,
 )
 from kapacitor_operator.reconcile.desired import DesiredStateError, build_desired, default_task_id
+from kapacitor_operator.reconcile.kapacitor_ref import (
+    KapacitorRefMissing,
+    WaitingForReference,
+    resolve_with_ref,
+    template_id_for,
+)
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
 from kapacitor_operator.reconcile.task_delete import delete_from_kapacitor, orphaned
 from kapacitor_operator.reconcile.task_status import status_failed
@@ -48,6 +54,9 @@ def claim_key(
 ) -> tuple[str, str, str]:
     """(server URL, API, task identity): two resources with one key claim one task."""
     url = ((spec.get("kapacitor") or {}).get("url") or settings.kapacitor_url).rstrip("/")
+    ref = (spec.get("kapacitorRef") or {}).get("name")
+    if ref:
+        url = f"ref:{namespace}/{ref}"  # a Kapacitor object's URL is not in this spec
     api = "flux" if spec.get("type") == "flux" else "tick"
     return url, api, str(spec.get("taskID") or default_task_id(namespace, name))
 
@@ -91,6 +100,9 @@ def reference_outcome(
     """A connection or reference that cannot be used: its reason, retried slowly, or not
     at all when only a change of the spec or of the operator's configuration helps."""
     message = exc.message if exc.message.endswith(".") else f"{exc.message}."
+    if isinstance(exc, WaitingForReference):
+        # The named object's handler nudges this task when it changes (handlers/refs.py).
+        return invalid_outcome(task, exc.reason, message, now=now, retry="none")
     if exc.permanent:
         return invalid_outcome(task, exc.reason, message, now=now, retry="permanent")
     return invalid_outcome(
@@ -116,9 +128,23 @@ async def reconcile(
     try:
         # The URL policy first: a resource outside it never makes the operator read a
         # Secret or a ConfigMap, nor send anything (issue 12).
-        connection = await resolve_connection(
-            task.spec.kapacitor, task.namespace, runtime.settings, runtime.kube
+        connection = await resolve_with_ref(
+            task.spec.kapacitor,
+            task.spec.kapacitorRef,
+            task.namespace,
+            runtime.settings,
+            runtime.kube,
         )
+        spec = task.spec
+        listed: list[str] | None = None
+        if spec.templateRef is not None:
+            template_id, listed = await template_id_for(
+                spec.templateRef,
+                task.namespace,
+                runtime.kube,
+                url=redact_url(connection.normalized_url),
+            )
+            spec = spec.model_copy(update={"templateID": template_id})
         script = None
         ref = task.spec.scriptFrom
         if ref is not None:
@@ -134,7 +160,7 @@ async def reconcile(
                     retry="temporary",
                     delay=REFERENCE_RETRY,
                 )
-        desired = build_desired(task.spec, namespace=task.namespace, name=task.name, script=script)
+        desired = build_desired(spec, namespace=task.namespace, name=task.name, script=script)
         client = runtime.pool.get(connection)
     except ReferenceProblem as exc:
         return reference_outcome(task, exc, now=now)
@@ -154,7 +180,10 @@ async def reconcile(
         return invalid_outcome(
             task, c.KUBERNETES_ERROR, f"Kubernetes API error: {exc}", now=now, retry="temporary"
         )
-    return await sync_task(task, desired, client, now=now)
+    outcome = await sync_task(task, desired, client, now=now)
+    if listed is not None and task.spec.templateRef is not None:
+        await note_template_user(runtime.kube, task, listed, outcome.status.taskID)
+    return outcome
 
 
 def _record(outcome: Outcome[KapacitorTaskStatus], task_type: str) -> None:
@@ -216,6 +245,15 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     ) -> None:
         await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
 
+    @kopf.on.update(
+        GROUP, VERSION, PLURAL, field=REFS_FIELD, id="kapacitortask_refs", registry=registry
+    )
+    async def kapacitortask_refs(
+        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
+    ) -> None:
+        # A Kapacitor object or KapacitorTemplate this task names appeared or changed.
+        await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
+
     @kopf.timer(
         GROUP,
         VERSION,
@@ -254,11 +292,16 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             return
         try:
             async with runtime.lock(task.uid):
-                connection = await resolve_connection(
-                    task.spec.kapacitor, task.namespace, settings, runtime.kube
+                connection = await resolve_with_ref(
+                    task.spec.kapacitor,
+                    task.spec.kapacitorRef,
+                    task.namespace,
+                    settings,
+                    runtime.kube,
+                    require_ready=False,
                 )
                 result = await delete_from_kapacitor(task, runtime.pool.get(connection))
-        except UrlNotAllowed as exc:
+        except (UrlNotAllowed, KapacitorRefMissing) as exc:
             # The operator may not call that server (never could, or no longer may): it
             # cannot delete there, and holding the resource forever would help nobody.
             message = f"{exc.message} The task was left in Kapacitor, as with Orphan."
@@ -293,6 +336,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
                 outcome.message, delay=outcome.delay or backoff_delay(retry)
             ) from exc
         runtime.locks.pop(task.uid, None)
+        if task.spec.templateRef is not None:
+            await note_template_user(runtime.kube, task, [], None, gone=True)
         if result.deleted:
             metrics.KAPACITOR_WRITES.labels("KapacitorTask").inc(len(result.deleted))
         emit(body, [result.event])

@@ -9,7 +9,7 @@ from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
 from kapacitor_operator.models.resources import KapacitorTask
-from kapacitor_operator.reconcile.connection import resolve_connection
+from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
 
@@ -26,8 +26,12 @@ class Runtime:
 
     def __post_init__(self) -> None:
         async def connection(task: KapacitorTask) -> Connection:
-            return await resolve_connection(
-                task.spec.kapacitor, task.namespace, self.settings, self.kube
+            return await resolve_with_ref(
+                task.spec.kapacitor,
+                task.spec.kapacitorRef,
+                task.namespace,
+                self.settings,
+                self.kube,
             )
 
         self.runs = RunEngine(

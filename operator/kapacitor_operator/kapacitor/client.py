@@ -33,6 +33,7 @@ from kapacitor_operator.kapacitor.schemas import (
     Recording,
     Replay,
     TickTask,
+    TickTemplate,
 )
 from kapacitor_operator.kapacitor.scrub import Scrubber
 
@@ -277,6 +278,112 @@ class KapacitorClient:
         params.extend(("fields", f) for f in fields or [])
         response = await self._request("GET", f"{BASE}/tasks", endpoint="tasks", params=params)
         return [TickTask.model_validate(t) for t in response.json().get("tasks") or []]
+
+    # --- TICKscript templates ----------------------------------------------------------
+
+    async def get_template(self, template_id: str) -> TickTemplate | None:
+        """The template with its script as stored (`raw`); None if absent.
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self._request(
+                "GET",
+                f"{BASE}/templates/{template_id}",
+                endpoint="templates/{id}",
+                params={"script-format": "raw"},
+            )
+        except KapacitorNotFound:
+            return None
+        return TickTemplate.model_validate(response.json())
+
+    async def create_template(self, body: Mapping[str, Any]) -> TickTemplate:
+        """POST /templates (`id`, `type`, `script`).
+
+        Raises:
+            KapacitorRejected: invalid script, or the ID exists (400).
+            KapacitorError: any other failure.
+        """
+        response = await self._request(
+            "POST", f"{BASE}/templates", endpoint="templates", json=dict(body)
+        )
+        return TickTemplate.model_validate(response.json())
+
+    async def patch_template(self, template_id: str, changes: Mapping[str, Any]) -> TickTemplate:
+        """PATCH /templates/{id}: Kapacitor saves it, then reloads the tasks made from it.
+
+        Raises:
+            KapacitorNotFound: the template does not exist.
+            KapacitorUnavailable: 500, e.g. a linked enabled task failed to restart (the
+                template keeps its new script anyway).
+            KapacitorError: any other failure.
+        """
+        response = await self._request(
+            "PATCH",
+            f"{BASE}/templates/{template_id}",
+            endpoint="templates/{id}",
+            json=dict(changes),
+        )
+        return TickTemplate.model_validate(response.json())
+
+    async def delete_template(self, template_id: str) -> None:
+        """DELETE /templates/{id}: idempotent (204 whether or not it existed).
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        await self._request("DELETE", f"{BASE}/templates/{template_id}", endpoint="templates/{id}")
+
+    async def list_template_ids(self, *, page: int = 500) -> list[str]:
+        """Every template ID, across pages.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        ids: list[str] = []
+        while True:
+            params = [("offset", str(len(ids))), ("limit", str(page)), ("fields", "id")]
+            response = await self._request(
+                "GET", f"{BASE}/templates", endpoint="templates", params=params
+            )
+            batch = [str(t["id"]) for t in response.json().get("templates") or []]
+            ids.extend(batch)
+            if len(batch) < page:
+                return ids
+
+    async def list_task_templates(self, *, page: int = 500) -> dict[str, str]:
+        """Every TICKscript task ID with its template ID (`""` for none), across pages.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        found: dict[str, str] = {}
+        offset = 0
+        while True:
+            batch = await self.list_tasks(fields=["template-id"], offset=offset, limit=page)
+            found.update((t.id, t.template_id) for t in batch)
+            offset += len(batch)
+            if len(batch) < page:
+                return found
+
+    async def list_topic_handler_counts(self) -> dict[str, int]:
+        """How many handlers each alert topic has.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        response = await self._request("GET", f"{BASE}/alerts/topics", endpoint="alerts/topics")
+        counts: dict[str, int] = {}
+        for topic in response.json().get("topics") or []:
+            name = str(topic.get("id", ""))
+            handlers = await self._request(
+                "GET",
+                f"{BASE}/alerts/topics/{name}/handlers",
+                endpoint="alerts/topics/{topic}/handlers",
+            )
+            counts[name] = len(handlers.json().get("handlers") or [])
+        return counts
 
     # --- Flux tasks -----------------------------------------------------------------
 

@@ -43,6 +43,18 @@ class TickTask(Wire):
         return self.status == "enabled"
 
 
+class TickTemplate(Wire):
+    """A TICKscript template as /kapacitor/v1/templates returns it."""
+
+    id: str
+    type: str = ""
+    script: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    error: str = ""
+    created: str = ""
+    modified: str = ""
+
+
 class FluxTask(Wire):
     """A Flux task as /kapacitor/v1/api/v2/tasks returns it."""
 

@@ -224,3 +224,14 @@ def parse_duration(text: str) -> float:
     if pos != len(text) or not text:
         raise ValueError(f"unsupported duration {text!r} (use ms, s, m, h or d units)")
     return total
+
+
+class LocalObjectRef(Model):
+    """Another object of this operator, by name, in the resource's own namespace."""
+
+    name: str = Field(
+        description="Name of the object, in the same namespace as the resource.",
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+    )

@@ -11,6 +11,7 @@ from kapacitor_operator.models.common import (
     DURATION_PATTERN,
     KAPACITOR_ID_PATTERN,
     KapacitorConnection,
+    LocalObjectRef,
     Model,
     RetryPolicy,
 )
@@ -71,14 +72,20 @@ _RULES: Any = [
     },
     {
         "rule": "self.type == 'flux' ? !(has(self.script) || has(self.scriptFrom) || "
-        "has(self.templateID) || has(self.vars) || has(self.dbrps)) : true",
-        "message": "script, scriptFrom, templateID, vars and dbrps are for stream/batch tasks only",
+        "has(self.templateID) || has(self.templateRef) || has(self.vars) || "
+        "has(self.dbrps)) : true",
+        "message": "script, scriptFrom, templateID, templateRef, vars and dbrps are for "
+        "stream/batch tasks only",
     },
     {
         "rule": "self.type != 'flux' ? [has(self.script), has(self.scriptFrom), "
-        "has(self.templateID)].filter(x, x).size() == 1 : true",
-        "message": "stream/batch tasks need exactly one of spec.script, spec.scriptFrom or "
-        "spec.templateID",
+        "has(self.templateID), has(self.templateRef)].filter(x, x).size() == 1 : true",
+        "message": "stream/batch tasks need exactly one of spec.script, spec.scriptFrom, "
+        "spec.templateID or spec.templateRef",
+    },
+    {
+        "rule": "!(has(self.kapacitor) && has(self.kapacitorRef))",
+        "message": "set spec.kapacitor or spec.kapacitorRef, not both",
     },
     {
         "rule": "self.type != 'flux' ? !(has(self.flux) || has(self.every) || has(self.cron) || "
@@ -144,6 +151,10 @@ class KapacitorTaskSpec(Model):
         default=None,
         description="Kapacitor server for this task. Default: the operator's connection.",
     )
+    kapacitorRef: LocalObjectRef | None = Field(
+        default=None,
+        description="A `Kapacitor` object in this namespace to use instead of spec.kapacitor.",
+    )
     enabled: bool = Field(
         default=True,
         description="Whether the task runs: enabled/disabled (TICKscript) or active/inactive "
@@ -172,6 +183,11 @@ class KapacitorTaskSpec(Model):
         max_length=253,
         pattern=KAPACITOR_ID_PATTERN,
         description="TICKscript only: ID of an existing Kapacitor template to instantiate.",
+    )
+    templateRef: LocalObjectRef | None = Field(
+        default=None,
+        description="TICKscript only: a KapacitorTemplate in this namespace to instantiate "
+        "(instead of a raw templateID); it must live on the same Kapacitor server.",
     )
     vars: dict[str, Var] | None = Field(
         default=None,

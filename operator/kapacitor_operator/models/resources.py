@@ -14,10 +14,20 @@ from kapacitor_operator.models.alerthandler import (
     KapacitorAlertHandlerStatus,
     alerthandler_printer_columns,
 )
+from kapacitor_operator.models.kapacitor import (
+    KapacitorSpec,
+    KapacitorStatus,
+    kapacitor_printer_columns,
+)
 from kapacitor_operator.models.kapacitortask import (
     KapacitorTaskSpec,
     KapacitorTaskStatus,
     kapacitortask_printer_columns,
+)
+from kapacitor_operator.models.kapacitortemplate import (
+    KapacitorTemplateSpec,
+    KapacitorTemplateStatus,
+    kapacitortemplate_printer_columns,
 )
 from kapacitor_operator.models.taskrun import TaskRunSpec, TaskRunStatus, taskrun_printer_columns
 
@@ -78,7 +88,34 @@ KAPACITORALERTHANDLER = CRDKind(
     printer_columns=tuple(alerthandler_printer_columns()),
 )
 
-ALL_KINDS = (KAPACITORTASK, TASKRUN, KAPACITORALERTHANDLER)
+# `kubectl get kapacitor` names the `kapacitor` category (kubectl expands categories
+# before kinds), so it lists every kind; the connection objects are `kubectl get
+# kapacitors` (plural) or a short name. See README "Kapacitor connection objects".
+KAPACITOR = CRDKind(
+    kind="Kapacitor",
+    plural="kapacitors",
+    singular="kapacitor",
+    short_names=("kapa", "kconn"),
+    spec_model=KapacitorSpec,
+    status_model=KapacitorStatus,
+    description="A connection to one Kapacitor server that other resources name with "
+    "kapacitorRef; its status says whether the server is reachable and what it holds.",
+    printer_columns=tuple(kapacitor_printer_columns()),
+)
+
+KAPACITORTEMPLATE = CRDKind(
+    kind="KapacitorTemplate",
+    plural="kapacitortemplates",
+    singular="kapacitortemplate",
+    short_names=("ktemplate", "ktpl"),
+    spec_model=KapacitorTemplateSpec,
+    status_model=KapacitorTemplateStatus,
+    description="A TICKscript template kept in sync with a Kapacitor server; KapacitorTasks "
+    "instantiate it with templateRef.",
+    printer_columns=tuple(kapacitortemplate_printer_columns()),
+)
+
+ALL_KINDS = (KAPACITORTASK, TASKRUN, KAPACITORALERTHANDLER, KAPACITOR, KAPACITORTEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -125,6 +162,8 @@ def parse_resource(
 KapacitorTask = Resource[KapacitorTaskSpec, KapacitorTaskStatus]
 TaskRun = Resource[TaskRunSpec, TaskRunStatus]
 KapacitorAlertHandler = Resource[KapacitorAlertHandlerSpec, KapacitorAlertHandlerStatus]
+KapacitorServer = Resource[KapacitorSpec, KapacitorStatus]
+KapacitorTemplate = Resource[KapacitorTemplateSpec, KapacitorTemplateStatus]
 
 
 def parse_kapacitortask(body: Mapping[str, Any]) -> KapacitorTask:
@@ -156,8 +195,10 @@ def parse_alerthandler(body: Mapping[str, Any]) -> KapacitorAlertHandler:
 
 __all__ = [
     "ALL_KINDS",
+    "KAPACITOR",
     "KAPACITORALERTHANDLER",
     "KAPACITORTASK",
+    "KAPACITORTEMPLATE",
     "TASKRUN",
     "VERSION",
     "CRDKind",

@@ -19,7 +19,7 @@ from kapacitor_operator.k8s.errors import KubeForbidden
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import KapacitorError
 from kapacitor_operator.kapacitor.pool import Connection
-from kapacitor_operator.models.common import KapacitorConnection
+from kapacitor_operator.models.common import KapacitorConnection, LocalObjectRef
 from kapacitor_operator.plugin.errors import PluginError
 from kapacitor_operator.plugin.operator_default import (
     DEFAULT_OPERATOR_NAMESPACE,
@@ -32,6 +32,7 @@ from kapacitor_operator.reconcile.connection import (
     ReferenceProblem,
     resolve_connection,
 )
+from kapacitor_operator.reconcile.kapacitor_ref import connection_spec
 
 # The operator's allow-list of Kapacitor URLs guards the operator's rights; the plugin
 # sends the user's own Secret with the user's own rights, wherever the resource says.
@@ -87,14 +88,24 @@ def _forbidden_secret(namespace: str, spec: KapacitorConnection, exc: Exception)
 
 
 async def resolve_target(
-    session: Session, spec: KapacitorConnection | None, namespace: str
+    session: Session,
+    spec: KapacitorConnection | None,
+    namespace: str,
+    ref: LocalObjectRef | None = None,
 ) -> Target:
-    """The server and credentials a resource in `namespace` with `spec.kapacitor` targets.
+    """The server and credentials a resource in `namespace` with `spec.kapacitor` (or a
+    `spec.kapacitorRef` naming a `Kapacitor` object) targets.
 
     Raises:
-        PluginError: a Secret is missing or forbidden, or no default connection is known.
+        PluginError: a Secret or the named Kapacitor is missing or forbidden, or no
+            default connection is known.
         KubeError: the API server failed.
     """
+    if ref is not None:
+        try:
+            spec = await connection_spec(None, ref, namespace, session.kube, require_ready=False)
+        except ReferenceProblem as exc:
+            raise PluginError(exc.message) from exc
     flag_url = session.options.kapacitor_url
     operator_ns = session.options.operator_namespace or DEFAULT_OPERATOR_NAMESPACE
     if spec is None:

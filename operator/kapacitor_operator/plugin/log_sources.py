@@ -54,7 +54,9 @@ class Sources:
                 task = parse_kapacitortask(body_task)
             except ValidationError as exc:
                 raise Unavailable(f"kapacitortask/{ref} does not parse") from exc
-            target = await resolve_target(self.session, task.spec.kapacitor, task.namespace)
+            target = await resolve_target(
+                self.session, task.spec.kapacitor, task.namespace, task.spec.kapacitorRef
+            )
             self._reached = await open_kapacitor(self.session, target)
             recorded = (body.get("status") or {}).get("taskID")
             self._task_id = recorded or await kapacitor_id(self._reached.client, task)

@@ -140,7 +140,9 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         raise PluginError(
             f"retry-failed works on Flux tasks; kapacitortask/{name} is {task.spec.type}"
         )
-    target = await resolve_target(session, task.spec.kapacitor, task.namespace)
+    target = await resolve_target(
+        session, task.spec.kapacitor, task.namespace, task.spec.kapacitorRef
+    )
     async with await open_kapacitor(session, target) as reached:
         task_id = await kapacitor_id(reached.client, task)
         if task_id is None:

@@ -54,7 +54,9 @@ def check(args: argparse.Namespace) -> None:
 async def run(session: Session, args: argparse.Namespace) -> int:
     name = args.name
     task = await load_task(session, name)
-    target = await resolve_target(session, task.spec.kapacitor, task.namespace)
+    target = await resolve_target(
+        session, task.spec.kapacitor, task.namespace, task.spec.kapacitorRef
+    )
     async with await open_kapacitor(session, target) as reached:
         doc = await _collect(reached, task, args.runs)
     fmt = session.options.output

@@ -130,12 +130,18 @@ async def validate_one(session: Session, manifest: Manifest) -> Result:
         if script is None:
             result.message = f"ConfigMap {namespace}/{ref.name} has no key {ref.key!r}"
             return result
+    if spec.templateRef is not None:
+        # The template's ID as the operator derives it (its status may not exist yet).
+        body = await session.kube.get_custom(namespace, "kapacitortemplates", spec.templateRef.name)
+        template_spec = (body or {}).get("spec") or {}
+        template_id = template_spec.get("templateID") or f"{namespace}.{spec.templateRef.name}"
+        spec = spec.model_copy(update={"templateID": str(template_id)})
     try:
         desired = build_desired(spec, namespace=namespace, name=name, script=script)
     except DesiredStateError as exc:
         result.result, result.message = "invalid", str(exc)
         return result
-    target = await resolve_target(session, spec.kapacitor, namespace)
+    target = await resolve_target(session, spec.kapacitor, namespace, spec.kapacitorRef)
     reached = await open_kapacitor(session, target)
     result.kapacitor = reached.url
     try:

@@ -1,0 +1,154 @@
+"""Who names whom: kopf indexes over kapacitorRef / templateRef, and the nudge.
+
+A resource waiting for a `Kapacitor` object or a KapacitorTemplate must be reconciled
+again when that object appears or changes. The named object's handler writes a token
+into the dependents' `REFS_ANNOTATION`; their handlers watch that one annotation
+(kopf's `field=` filter), so the wait costs no polling and no spec write.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kapacitor_operator import GROUP, VERSION
+from kapacitor_operator.config import Settings
+from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.k8s.errors import KubeError
+
+REFS_ANNOTATION = "kapacitor.operator.dev/refs-changed"
+"""Written by the operator on resources whose kapacitorRef or templateRef target changed."""
+REFS_FIELD = ("metadata", "annotations", REFS_ANNOTATION)
+
+log = logging.getLogger(__name__)
+
+
+def _ref(spec: Any, field: str) -> str | None:
+    value = (spec or {}).get(field) or {}
+    name = value.get("name") if isinstance(value, dict) else None
+    return str(name) if name else None
+
+
+async def nudge(kube: KubeAPI, plural: str, namespace: str, names: Any, token: str) -> None:
+    """Write `token` into each dependent's REFS_ANNOTATION (best effort: a dependent that
+    cannot be nudged still retries on its own schedule)."""
+    for name in sorted(set(names)):
+        try:
+            await kube.patch_metadata(
+                namespace, plural, name, {"annotations": {REFS_ANNOTATION: token}}
+            )
+        except KubeError as exc:
+            log.info("could not nudge %s %s/%s: %s", plural, namespace, name, exc)
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`: nested keys that
+    vanished become null (kopf's status patches are merge patches, so a var that lost its
+    default value would otherwise keep the old one); lists are replaced whole."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return new
+    out: dict[str, Any] = {k: None for k in old if k not in new}
+    for key, value in new.items():
+        if key not in old:
+            out[key] = value
+        elif old[key] != value:
+            out[key] = merge_patch(old[key], value)
+    return out
+
+
+def status_patch(
+    current: dict[str, Any], desired: dict[str, Any], volatile: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Our status keys that changed, as a merge patch (status.kopf is kopf's). Keys in
+    `volatile` (timestamps) are written only together with a real change."""
+    current = {k: v for k, v in current.items() if k != "kopf"}
+    diff = merge_patch(current, desired)
+    if not any(k not in volatile for k in diff):
+        return {}
+    return dict(diff)
+
+
+def apply_merged(
+    patch: kopf.Patch, body: Any, desired: dict[str, Any], volatile: tuple[str, ...] = ()
+) -> bool:
+    """Put the status changes into kopf's patch; False when there are none."""
+    diff = status_patch(dict(body.get("status") or {}), desired, volatile)
+    for key, value in diff.items():
+        patch.status[key] = value
+    return bool(diff)
+
+
+async def persist_status(kube: KubeAPI, plural: str, body: Any, desired: dict[str, Any]) -> bool:
+    """Write our status keys now (kopf would write them only after the handler returns),
+    so a dependent nudged next reads the new state. False if the write failed; the
+    caller then leaves the status to kopf's patch and skips the nudge.
+    """
+    patch = status_patch(dict(body.get("status") or {}), desired)
+    meta = body.get("metadata") or {}
+    try:
+        await kube.patch_status(str(meta.get("namespace")), plural, str(meta.get("name")), patch)
+    except KubeError as exc:
+        log.info("could not write the status of %s %s: %s", plural, meta.get("name"), exc)
+        return False
+    return True
+
+
+async def note_template_user(
+    kube: KubeAPI, task: Any, listed: list[str], task_id: str | None, *, gone: bool = False
+) -> None:
+    """Nudge the KapacitorTemplate a task names when the template's list of tasks is
+    out of date (a new task made from it, or one deleted), so its status stays true."""
+    ref = task.spec.templateRef
+    if ref is None or (not gone and (task_id is None or task_id in listed)):
+        return
+    token = f"KapacitorTask/{task.name}@{task_id or 'deleted'}:{task.uid}"
+    await nudge(kube, "kapacitortemplates", task.namespace, [ref.name], token)
+
+
+def dependents(index: Any, key: tuple[str, str]) -> list[str]:
+    """Names stored under `key` in one of the indexes below."""
+    return sorted(set(index.get(key, []))) if index is not None else []
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+    """Register the indexes (they are kwargs of every handler, by id)."""
+    del settings
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="kapacitorref_tasks", registry=registry)
+    def kapacitorref_tasks(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "kapacitorRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(
+        GROUP, VERSION, "kapacitortemplates", id="kapacitorref_templates", registry=registry
+    )
+    def kapacitorref_templates(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "kapacitorRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="templateref_tasks", registry=registry)
+    def templateref_tasks(
+        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str, str], str] | None:
+        ref = _ref(spec, "templateRef")
+        return {(namespace or "", ref): name} if ref else None
+
+    @kopf.index(GROUP, VERSION, "kapacitortasks", id="managed_tasks", registry=registry)
+    def managed_tasks(
+        *, spec: kopf.Spec, status: kopf.Status, **_: Any
+    ) -> dict[str, tuple[str, str]] | None:
+        url, task_id = status.get("kapacitorURL"), status.get("taskID")
+        if not (url and task_id):
+            return None
+        return {str(url): ("flux" if spec.get("type") == "flux" else "tick", str(task_id))}
+
+    @kopf.index(GROUP, VERSION, "kapacitortemplates", id="managed_templates", registry=registry)
+    def managed_templates(*, status: kopf.Status, **_: Any) -> dict[str, str] | None:
+        url, template_id = status.get("kapacitorURL"), status.get("templateID")
+        return {str(url): str(template_id)} if url and template_id else None

@@ -1,0 +1,145 @@
+"""Kapacitor connection objects: check the server and say what it holds.
+
+observe_server() reads (ping for the version, then paged lists of tasks, templates and
+handlers); status_for() is pure and turns an observation, or the error that stopped it,
+into the status. `unmanaged` counts objects no resource of this operator claims: the
+handler passes the IDs that KapacitorTasks and KapacitorTemplates report for the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kapacitor_operator import conditions as c
+from kapacitor_operator.kapacitor.client import KapacitorClient
+from kapacitor_operator.kapacitor.errors import KapacitorNotFound
+from kapacitor_operator.models.kapacitor import KapacitorStatus, ObjectCounts
+from kapacitor_operator.models.resources import KapacitorServer
+
+REFRESH_FACTOR = 10
+"""lastCheckedAt is rewritten alone once it is this many check intervals old."""
+
+
+@dataclass(frozen=True)
+class ServerObservation:
+    """What one check saw."""
+
+    version: str
+    tasks: tuple[str, ...]
+    flux_tasks: tuple[str, ...] | None  # None: the Flux task API is off
+    templates: tuple[str, ...]
+    handlers: int
+
+
+@dataclass(frozen=True)
+class Managed:
+    """IDs the operator's resources manage on one server."""
+
+    tasks: frozenset[str] = frozenset()
+    flux_tasks: frozenset[str] = frozenset()
+    templates: frozenset[str] = frozenset()
+
+
+async def observe_server(client: KapacitorClient) -> ServerObservation:
+    """Ping, then count.
+
+    Raises:
+        KapacitorError: unreachable, credentials refused, or a list failed.
+    """
+    version = await client.ping()
+    tasks = await client.list_task_templates()
+    templates = await client.list_template_ids()
+    flux: list[str] | None = []
+    try:
+        after: str | None = None
+        while True:
+            page = await client.list_flux_tasks(after=after, limit=500)
+            flux.extend(t.id for t in page.tasks)  # type: ignore[union-attr]
+            if page.next_after is None:
+                break
+            after = page.next_after
+    except KapacitorNotFound:
+        flux = None
+    handlers = sum((await client.list_topic_handler_counts()).values())
+    return ServerObservation(
+        version=version,
+        tasks=tuple(tasks),
+        flux_tasks=tuple(flux) if flux is not None else None,
+        templates=tuple(templates),
+        handlers=handlers,
+    )
+
+
+def _counts(ids: Collection[str], managed: frozenset[str]) -> ObjectCounts:
+    return ObjectCounts(total=len(ids), unmanaged=sum(1 for i in ids if i not in managed))
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def status_for(
+    server: KapacitorServer,
+    seen: ServerObservation | None,
+    *,
+    url: str,
+    now: str,
+    interval: float,
+    managed: Managed = Managed(),
+    problem: tuple[str, str] | None = None,
+) -> KapacitorStatus:
+    """The status after one check (pure). `problem` is (reason, message) when the check
+    failed; then the counts of the last good check stay, and `reachable` is False.
+
+    lastCheckedAt moves only with another change, or once it is REFRESH_FACTOR intervals
+    old, so a steady server costs no status writes.
+    """
+    st = server.status.model_copy(deep=True)
+    st.kapacitorURL = url
+    if seen is not None and problem is None:
+        st.reachable = True
+        st.version = seen.version
+        st.tasks = _counts(seen.tasks, managed.tasks)
+        st.fluxTasks = (
+            _counts(seen.flux_tasks, managed.flux_tasks) if seen.flux_tasks is not None else None
+        )
+        st.templates = _counts(seen.templates, managed.templates)
+        st.handlers = ObjectCounts(total=seen.handlers)
+        shown = seen.version or "unknown version"
+        reason, status_, message = (
+            c.REACHABLE,
+            "True",
+            f"Kapacitor {shown} at {url} answered; {len(seen.tasks)} TICKscript task(s), "
+            f"{len(seen.templates)} template(s), {seen.handlers} handler(s).",
+        )
+    else:
+        reason, message = problem or (c.UNREACHABLE, "not checked")
+        st.reachable = False if reason in (c.UNREACHABLE, c.UNAVAILABLE, c.UNAUTHORIZED) else None
+        status_ = "False"
+        message = message if message.endswith(".") else f"{message}."
+    st.conditions = c.set_condition(
+        st.conditions,
+        type=c.READY,
+        status=status_,  # type: ignore[arg-type]
+        reason=reason,
+        message=message,
+        now=now,
+        generation=server.generation,
+    )
+    st.observedGeneration = server.generation
+    previous = server.status.model_copy(update={"lastCheckedAt": None})
+    unchanged = st.model_copy(update={"lastCheckedAt": None}) == previous
+    last = _parse(server.status.lastCheckedAt)
+    stale = last is None or (_parse(now) or last) - last >= timedelta(
+        seconds=interval * REFRESH_FACTOR
+    )
+    if not unchanged or stale:
+        st.lastCheckedAt = now
+    return st

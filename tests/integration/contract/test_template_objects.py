@@ -1,0 +1,171 @@
+"""Contract: what KapacitorTemplate and the `Kapacitor` connection object rely on, on
+each kind of server (emulator and kapacitord): a template's vars follow its updates, an
+update reloads the tasks made from it (their stored script, `modified` and executing
+state change), the task list's `template-id` field links tasks to templates, paged ID
+lists, and the ping version header; then the operator's own calls (client methods,
+sync_template, observe_server) against the same servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from kapacitor_operator.kapacitor.client import KapacitorClient
+from kapacitor_operator.kapacitor.pool import ClientPool, Connection
+from kapacitor_operator.models.kapacitortemplate import (
+    KapacitorTemplateSpec,
+    KapacitorTemplateStatus,
+)
+from kapacitor_operator.models.resources import KapacitorTemplate, parse_resource
+from kapacitor_operator.reconcile.kapacitor_check import observe_server
+from kapacitor_operator.reconcile.template_decide import DesiredTemplate
+from kapacitor_operator.reconcile.template_sync import sync_template
+from tests.integration.contract.helpers import DBRPS
+
+TEMPLATES = "/kapacitor/v1/templates"
+TASKS = "/kapacitor/v1/tasks"
+V1 = "// Threshold\nvar limit = 10\nvar m string\nstream|from().measurement(m)"
+V2 = "// Threshold\nvar limit = 20\nvar m string\nvar every = 1m\nstream|from().measurement(m)"
+M_CPU = {"m": {"type": "string", "value": "cpu"}}
+
+
+def _ok(resp: httpx.Response) -> Any:
+    assert resp.status_code in (200, 204), resp.text
+    return resp.json() if resp.content else None
+
+
+def test_template_vars_follow_an_update(api: httpx.Client, uid: str) -> None:
+    _ok(api.post(TEMPLATES, json={"id": f"T-{uid}", "type": "stream", "script": V1}))
+    got = _ok(api.get(f"{TEMPLATES}/T-{uid}", params={"script-format": "raw"}))
+    assert got["vars"]["limit"] == {"type": "int", "value": 10, "description": "Threshold"}
+    assert got["vars"]["m"] == {"type": "string", "value": None, "description": ""}
+    _ok(api.patch(f"{TEMPLATES}/T-{uid}", json={"type": "stream", "script": V2}))
+    got = _ok(api.get(f"{TEMPLATES}/T-{uid}", params={"script-format": "raw"}))
+    assert (got["script"], got["type"]) == (V2, "stream")
+    assert got["vars"]["limit"]["value"] == 20
+    assert got["vars"]["every"] == {"type": "duration", "value": 60_000_000_000, "description": ""}
+    _ok(api.delete(f"{TEMPLATES}/T-{uid}"))
+
+
+def test_update_reloads_linked_tasks_and_a_reread_shows_it(api: httpx.Client, uid: str) -> None:
+    _ok(api.post(TEMPLATES, json={"id": f"T-{uid}", "type": "stream", "script": V1}))
+    for name, status in (("a", "enabled"), ("b", "disabled")):
+        body = {
+            "id": f"{name}-{uid}",
+            "template-id": f"T-{uid}",
+            "dbrps": DBRPS,
+            "vars": M_CPU,
+            "status": status,
+        }
+        _ok(api.post(TASKS, json=body))
+    before = {n: _ok(api.get(f"{TASKS}/{n}-{uid}")) for n in ("a", "b")}
+    _ok(api.patch(f"{TEMPLATES}/T-{uid}", json={"type": "stream", "script": V2}))
+    for name in ("a", "b"):
+        after = _ok(api.get(f"{TASKS}/{name}-{uid}", params={"script-format": "raw"}))
+        assert after["script"] == V2
+        # A reload changes the stored script but not the task's `modified`.
+        assert after["modified"] == before[name]["modified"]
+        # the task's own vars stay
+        assert after["vars"] == {"m": {"type": "string", "value": "cpu", "description": ""}}
+    assert _ok(api.get(f"{TASKS}/a-{uid}"))["executing"] is True
+    assert _ok(api.get(f"{TASKS}/b-{uid}"))["executing"] is False
+    # The list's template-id field links tasks to templates (absent for script tasks).
+    _ok(
+        api.post(
+            TASKS,
+            json={"id": f"c-{uid}", "type": "stream", "dbrps": DBRPS, "script": "stream|from()"},
+        )
+    )
+    listed = _ok(api.get(TASKS, params={"pattern": f"*-{uid}", "fields": "template-id"}))
+    links = {t["id"]: t.get("template-id", "") for t in listed["tasks"]}
+    assert links == {f"a-{uid}": f"T-{uid}", f"b-{uid}": f"T-{uid}", f"c-{uid}": ""}
+    for name in ("a", "b", "c"):
+        _ok(api.delete(f"{TASKS}/{name}-{uid}"))
+    _ok(api.delete(f"{TEMPLATES}/T-{uid}"))
+
+
+def test_paged_template_ids(api: httpx.Client, uid: str) -> None:
+    for i in range(3):
+        _ok(api.post(TEMPLATES, json={"id": f"P{i}-{uid}", "type": "stream", "script": V1}))
+    ids: list[str] = []
+    while True:
+        params = {"offset": str(len(ids)), "limit": "2", "fields": "id", "pattern": f"P*-{uid}"}
+        page = _ok(api.get(TEMPLATES, params=params))["templates"]
+        assert all(set(t) <= {"id", "link"} for t in page)
+        ids.extend(t["id"] for t in page)
+        if len(page) < 2:
+            break
+    assert ids == [f"P{i}-{uid}" for i in range(3)]
+    for i in range(3):
+        _ok(api.delete(f"{TEMPLATES}/P{i}-{uid}"))
+
+
+# --- the operator's calls against the same servers ------------------------------------
+
+
+@pytest.fixture
+async def client(contract_server: str) -> AsyncIterator[KapacitorClient]:
+    pool = ClientPool()
+    yield pool.get(Connection(url=contract_server))
+    await pool.aclose()
+
+
+def _template(status: KapacitorTemplateStatus | None, generation: int) -> KapacitorTemplate:
+    body = {
+        "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": generation},
+        "spec": {"type": "stream", "script": V1},
+        "status": status.model_dump(by_alias=True, exclude_none=True) if status else {},
+    }
+    return parse_resource(body, KapacitorTemplateSpec, KapacitorTemplateStatus)
+
+
+async def test_sync_template_defines_updates_and_lists_its_tasks(
+    client: KapacitorClient, uid: str
+) -> None:
+    tid = f"op-{uid}"
+    first = await sync_template(
+        _template(None, 1), DesiredTemplate(tid, "stream", V1), client, now="t0"
+    )
+    assert first.retry == "none", first.message
+    assert first.status.vars is not None
+    assert first.status.vars["limit"].value == 10
+    assert first.status.tasks == []
+    await client.create_task(
+        {"id": f"x-{uid}", "template-id": tid, "dbrps": DBRPS, "vars": M_CPU, "status": "enabled"}
+    )
+    again = await sync_template(
+        _template(first.status, 1), DesiredTemplate(tid, "stream", V1), client, now="t1"
+    )
+    assert again.writes == 0
+    assert again.status.tasks == [f"x-{uid}"]
+    updated = await sync_template(
+        _template(again.status, 2), DesiredTemplate(tid, "stream", V2), client, now="t2"
+    )
+    assert updated.writes == 1
+    assert updated.status.vars is not None
+    assert updated.status.vars["limit"].value == 20
+    task = await client.get_task(f"x-{uid}")
+    assert task is not None
+    assert (task.script, task.executing) == (V2, True)
+    await client.delete_task(f"x-{uid}")
+    await client.delete_template(tid)
+    assert await client.get_template(tid) is None
+
+
+async def test_observe_server_counts_what_it_holds(client: KapacitorClient, uid: str) -> None:
+    await client.create_template({"id": f"c-{uid}", "type": "stream", "script": V1})
+    await client.create_task(
+        {"id": f"c-{uid}", "template-id": f"c-{uid}", "dbrps": DBRPS, "vars": M_CPU}
+    )
+    seen = await observe_server(client)
+    assert f"c-{uid}" in seen.templates
+    assert seen.tasks.count(f"c-{uid}") == 1
+    assert seen.flux_tasks is not None  # both kinds run with the Flux task API on
+    assert seen.handlers >= 0
+    assert seen.version == (await client.ping())
+    await client.delete_task(f"c-{uid}")
+    await client.delete_template(f"c-{uid}")
