@@ -5,6 +5,8 @@ leader Lease runs no kopf; and "the process answers" is not "the replica can ser
 readiness is our own: the API server answered recently (a replica that cannot reach it
 cannot work, nor take over), and either this replica waits as a standby, ready to take
 over, or it leads and its handlers have started. A stopping replica is not ready.
+Liveness is whether the process's event loop answers and its election loop is not stuck
+(`alive`); a replica that cannot renew its Lease does not wait for a probe: it exits.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Health:
 
     api_check: Callable[[], Awaitable[None]]
     """Raises when the API server does not answer."""
+    alive: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+    """Liveness beyond "the loop answers": (alive?, why)."""
     role: Role = "starting"
     started: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once kopf's startup handlers have run (leader only)."""
@@ -61,7 +65,8 @@ class Health:
 
 def app(health: Health) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text=f"ok ({health.role})\n")
+        ok, why = health.alive()
+        return web.Response(status=200 if ok else 503, text=f"{why} ({health.role})\n")
 
     async def readyz(_: web.Request) -> web.Response:
         ok, why = await health.ready()
