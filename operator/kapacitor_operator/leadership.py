@@ -95,8 +95,9 @@ class Supervisor:
     health: Health
     elector: LeaderElector | None = None
     abandon: Callable[[str], None] = hard_exit
-    after_work: Callable[[], None] = lambda: None
-    """Called once the work ended (e.g. to take the signal handlers back from kopf)."""
+    take_signals: Callable[[], None] = lambda: None
+    """(Re)install our SIGTERM/SIGINT handlers: kopf installs its own when it starts; ours
+    mark the replica as stopping (not ready) before the work drains."""
     watchdog_interval: float = 0.2
     _watchdog: Watchdog | None = field(default=None, init=False)
 
@@ -161,9 +162,17 @@ class Supervisor:
         self.health.role = "leader"
         metrics.LEADER.set(1)
         work_stop = asyncio.Event()
+        started = asyncio.create_task(self.health.started.wait(), name="operator started")
         work = asyncio.create_task(self.work(work_stop, self.health.started), name="operator")
         lease = {hold} if hold is not None else set()
-        done, _ = await asyncio.wait({work, stop_wait, *lease}, return_when=asyncio.FIRST_COMPLETED)
+        watched = {work, stop_wait, started, *lease}
+        while True:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if done != {started}:
+                break
+            self.take_signals()  # kopf took them when it started
+            watched.discard(started)
+        started.cancel()
         if not work.done() and stop_wait in done:
             log.info("stopping: draining, then releasing the Lease")
             self.health.role = "stopping"
@@ -173,7 +182,7 @@ class Supervisor:
             self.abandon("lost the leader Lease (could not renew it in time)")
             return 1
         self.health.role = "stopping"
-        self.after_work()
+        self.take_signals()
         code = 0
         try:
             await work
@@ -232,7 +241,7 @@ async def run_process(settings: Settings, work: Work, *, standalone: bool) -> in
             loop.add_signal_handler(sig, stop.set)
 
     take_signals()
-    supervisor = Supervisor(work, health, elector, after_work=take_signals)
+    supervisor = Supervisor(work, health, elector, take_signals=take_signals)
     health.alive = supervisor.alive
     runner = await serve(health, settings.health_port)
     metrics.serve(settings.metrics_port)

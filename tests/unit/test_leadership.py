@@ -63,13 +63,19 @@ def supervisor(
 async def test_standalone_works_at_once_and_stops_cleanly() -> None:
     work = FakeWork()
     sup, health = supervisor(work, None)
+    signals: list[str] = []
+    sup.take_signals = lambda: signals.append(health.role)
     stop = asyncio.Event()
     run = asyncio.create_task(sup.run(stop))
     await asyncio.wait_for(work.running.wait(), 1)
     assert (health.role, health.started.is_set()) == ("leader", True)
+    await asyncio.sleep(0)
+    # Taken back from kopf once it started, so a SIGTERM marks the replica stopping.
+    assert signals == ["leader"]
     stop.set()
     assert await asyncio.wait_for(run, 1) == 0
     assert (work.started, work.stopped, health.role) == (1, 1, "stopping")
+    assert signals == ["leader", "stopping"]
 
 
 async def test_a_standby_runs_nothing_while_the_leader_renews_and_stops_cleanly() -> None:
