@@ -216,10 +216,6 @@ async def run_process(settings: Settings, work: Work, *, standalone: bool) -> in
         return 1
     kube = KubeAPI(KubeClient(credentials))
 
-    async def api_check() -> None:
-        await kube.client.request("GET", "/version")
-
-    health = Health(api_check=api_check)
     elector = None
     if not standalone:
         elector = LeaderElector(
@@ -233,6 +229,15 @@ async def run_process(settings: Settings, work: Work, *, standalone: bool) -> in
                 retry_period=settings.lease_retry_period,
             ),
         )
+
+    async def api_check() -> None:
+        # The Lease when there is one: the API server answers, and this replica may read it.
+        if elector is not None:
+            await kube.get_lease(elector.config.namespace, elector.config.name)
+        else:
+            await kube.client.request("GET", "/version")
+
+    health = Health(api_check=api_check)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
