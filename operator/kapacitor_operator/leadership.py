@@ -122,6 +122,12 @@ class Supervisor:
             if self.elector is not None:
                 if not await self._acquire(stop_wait):
                     return 0
+                if stop.is_set():  # asked to stop just as the Lease came: hand it back
+                    self.health.role = "stopping"
+                    if self._watchdog is not None:
+                        self._watchdog.armed = False
+                    await self.elector.release()
+                    return 0
                 hold = asyncio.create_task(self.elector.hold(), name="lease renewal")
             return await self._lead(stop_wait, hold)
         finally:

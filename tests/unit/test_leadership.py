@@ -168,3 +168,13 @@ async def test_liveness_fails_when_the_election_loop_is_stuck() -> None:
     alive, why = sup.alive()
     assert not alive
     assert "stuck" in why
+
+
+async def test_a_stop_as_the_lease_comes_starts_no_work_and_hands_the_lease_back() -> None:
+    store, work = Store(), FakeWork()
+    sup, _ = supervisor(work, store)
+    stop = asyncio.Event()
+    stop.set()
+    assert await asyncio.wait_for(sup.run(stop), 2) == 0
+    assert work.started == 0
+    assert store.lease is None or store.lease["spec"]["holderIdentity"] == ""
