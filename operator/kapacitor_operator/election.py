@@ -267,6 +267,14 @@ class LeaderElector:
         except (KubeError, TimeoutError):
             return None
 
+    async def release_if_ours(self) -> None:
+        """After an interrupted acquisition: the write may have reached the server, so hand
+        the Lease back if it names us (else a standby would wait a whole duration)."""
+        lease = await self._read()
+        if lease is not None and holder(lease) == self.config.identity:
+            self.current, self.leader = lease, True
+            await self.release()
+
     async def release(self) -> None:
         """Hand the Lease back (a clean stop), so a standby takes over at once."""
         if not self.leader or self.current is None:

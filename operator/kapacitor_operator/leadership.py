@@ -155,6 +155,7 @@ class Supervisor:
             acquire.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await acquire
+            await self.elector.release_if_ours()
             log.info("stopped while standing by")
             return False
         acquire.result()
