@@ -55,7 +55,13 @@ class HA:
         return f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{name}"
 
     def lease(self) -> dict[str, Any]:
-        spec: dict[str, Any] = self.cp.api.get_json(self.lease_path)["spec"]
+        """The Lease's spec; empty while it does not exist yet."""
+        try:
+            spec: dict[str, Any] = self.cp.api.get_json(self.lease_path)["spec"]
+        except RuntimeError as exc:  # 404 before the first replica created it
+            if "HTTP 404" not in str(exc):
+                raise
+            return {}
         return spec
 
     def holder(self) -> str:
