@@ -181,7 +181,7 @@ class Supervisor:
             watched.discard(started)
         started.cancel()
         if not work.done() and stop_wait in done:
-            log.info("stopping: draining, then releasing the Lease")
+            log.info("stopping: draining%s", ", then releasing the Lease" if lease else "")
             self.health.role = "stopping"
             work_stop.set()
             done, _ = await asyncio.wait({work, *lease}, return_when=asyncio.FIRST_COMPLETED)
