@@ -89,6 +89,8 @@ def build_peer() -> PeerBuild:
 class PeerProcess(BenchController):
     """The peer binary, watching one namespace with `concurrency` workers."""
 
+    ready_path = "/healthz"  # controller-runtime's, set up by the peer; it serves no /readyz
+
     side = "peer"
     counters = Counters(
         reconciles="bench_peer_reconciles_total",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
-import random
 import sys
 
 from kapacitor_operator import __version__
@@ -15,11 +15,6 @@ def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="kapacitor-operator run", description="Run the operator against the current cluster."
     )
-    parser.add_argument(
-        "--standalone",
-        action="store_true",
-        help="run without peering even when a peering name is set",
-    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
@@ -29,7 +24,8 @@ def _run(argv: list[str]) -> int:
 
     import kopf  # imported late: `version` and `--help` stay instant
 
-    from kapacitor_operator.main import build_registry
+    from kapacitor_operator.leadership import run_process
+    from kapacitor_operator.main import build_registry, kopf_work
 
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     kopf.configure(
@@ -40,19 +36,8 @@ def _run(argv: list[str]) -> int:
     # httpx logs every request at INFO: too chatty for an operator (and URLs are ours).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     registry = build_registry(settings)
-    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
-    # Equal priorities make kopf pause every replica: draw one unless configured.
-    priority = settings.peering_priority or random.randint(1, 2**31 - 1)
-    kopf.run(
-        registry=registry,
-        priority=priority,
-        standalone=args.standalone or not settings.peering,
-        peering_name=settings.peering or None,
-        clusterwide=settings.cluster_wide,
-        namespaces=list(settings.namespaces),
-        liveness_endpoint=liveness,
-    )
-    return 0
+    work = kopf_work(settings, registry)
+    return asyncio.run(run_process(settings, work, standalone=settings.standalone))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,12 @@ ENV = {
     "log_level": "OPERATOR_LOG_LEVEL",
     "health_port": "OPERATOR_HEALTH_PORT",
     "metrics_port": "OPERATOR_METRICS_PORT",
-    "peering": "OPERATOR_PEERING",
-    "peering_priority": "OPERATOR_PEERING_PRIORITY",
+    "standalone": "OPERATOR_STANDALONE",
+    "lease_name": "OPERATOR_LEASE_NAME",
+    "lease_namespace": "OPERATOR_LEASE_NAMESPACE",
+    "lease_duration": "OPERATOR_LEASE_DURATION",
+    "lease_renew_deadline": "OPERATOR_LEASE_RENEW_DEADLINE",
+    "lease_retry_period": "OPERATOR_LEASE_RETRY_PERIOD",
     "worker_limit": "OPERATOR_WORKER_LIMIT",
     "max_runs_per_server": "OPERATOR_MAX_RUNS_PER_SERVER",
     "drain_timeout": "OPERATOR_DRAIN_TIMEOUT",
@@ -70,9 +74,20 @@ class Settings:
     log_level: str = "INFO"
     health_port: int = 8080
     metrics_port: int = 9090
-    peering: str = ""
-    # kopf pauses every operator of equal priority: 0 draws a random one at start-up.
-    peering_priority: int = 0
+    # Leader election by a coordination.k8s.io Lease (docs/ha.md): one replica works, the
+    # others stand by. `standalone` skips it: the process works at once (one replica only).
+    standalone: bool = False
+    lease_name: str = "kapacitor-operator"
+    # Empty: the namespace of the operator's credentials (in a Pod, its own namespace).
+    lease_namespace: str = ""
+    # A standby takes over after seeing no renewal for this long (by its own clock); whole
+    # seconds, as the Lease's leaseDurationSeconds.
+    lease_duration: int = 10
+    # The leader stops (exits) when it could not renew for this long: before a standby
+    # may take over, so two replicas never work at once.
+    lease_renew_deadline: float = 7.0
+    # The leader renews, and a standby looks at the Lease, this often.
+    lease_retry_period: float = 2.0
     worker_limit: int = 0
     # Concurrent Kapacitor runs (manual runs, retries) per server; more wait (issue 11).
     max_runs_per_server: int = 100
@@ -194,9 +209,27 @@ def validate(settings: Settings) -> None:
         raise ValueError("max runs per server must be at least 1")
     if settings.drain_timeout < 0:
         raise ValueError("drain timeout must not be negative")
+    validate_lease(settings)
     if settings.kapacitor_password and not settings.kapacitor_username:
         raise ValueError("KAPACITOR_PASSWORD needs KAPACITOR_USERNAME")
     validate_urls(settings)
+
+
+def validate_lease(settings: Settings) -> None:
+    """Raises:
+    ValueError: the Lease timings cannot keep two leaders apart.
+    """
+    if settings.lease_retry_period <= 0:
+        raise ValueError("lease retry period must be positive")
+    if settings.lease_duration < 2:
+        raise ValueError("lease duration must be at least 2 seconds (whole seconds)")
+    if not settings.lease_retry_period < settings.lease_renew_deadline < settings.lease_duration:
+        raise ValueError(
+            "lease timings must satisfy retry period < renew deadline < lease duration "
+            f"(got {settings.lease_retry_period:g} < {settings.lease_renew_deadline:g} "
+            f"< {settings.lease_duration:g}): a leader must give up before a standby may "
+            "take over, and get more than one try to renew"
+        )
 
 
 def validate_urls(settings: Settings) -> None:

@@ -18,11 +18,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kapacitor_operator.k8s.errors import KubeConflict, KubeError, KubeNotFound
+from kapacitor_operator.k8s.errors import KubeConflict, KubeError
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,31 @@ def lease_body(
     }
 
 
+def next_look_in(seen: Observation, duration: float, now: float, retry: float) -> float:
+    """Seconds until a standby looks at the Lease again: its retry period, or just after
+    the Lease would expire as observed here, when that is sooner (a takeover then comes
+    `duration` after the last renewal seen, not up to a retry period later)."""
+    if not seen.record[0]:
+        return retry
+    expires_in = seen.since + duration - now
+    if expires_in <= 0:
+        return retry  # expired, yet not taken: someone else was first, or a write failed
+    return min(retry, expires_in + 0.05)
+
+
+def must_step_down(armed: bool, last_renewed: float, now: float, renew_deadline: float) -> bool:
+    """Whether a leader has gone `renew_deadline` without a renewal and must stop working
+    at once (the watchdog's decision; `armed` while leading, off during a clean release)."""
+    return armed and now - last_renewed >= renew_deadline
+
+
+def stalled(last_step: float, now: float, config: LeaseConfig) -> bool:
+    """Whether the election loop is stuck: no look at the Lease, or renewal attempt, ended
+    for three lease durations (a healthy loop ends one every retry period or so; each
+    API call is bounded by the renew deadline)."""
+    return now - last_step > 3 * config.duration
+
+
 def _wall() -> datetime:
     return datetime.now(UTC)
 
@@ -126,19 +151,28 @@ class LeaderElector:
     leader: bool = False
     current: dict[str, Any] | None = None
     last_renewed: float = 0.0
+    last_step: float = field(default_factory=time.monotonic)
+    """When the last look at the Lease, or renewal attempt, ended (for liveness)."""
+    _lease_duration: float = 0.0
 
     async def acquire(self) -> None:
         """Return once this replica holds the Lease."""
+        cfg = self.config
         seen = Observation()
         while True:
             try:
-                if await self._try_acquire(seen):
+                if await asyncio.wait_for(self._try_acquire(seen), timeout=cfg.renew_deadline):
                     return
-            except KubeError as exc:
+            except (KubeError, TimeoutError) as exc:
                 log.warning(
-                    "leader election: cannot read or write Lease %s: %s", self.config.name, exc
+                    "leader election: cannot read or write Lease %s: %s",
+                    cfg.name,
+                    str(exc) or type(exc).__name__,
                 )
-            await asyncio.sleep(self.config.retry_period * random.uniform(1.0, 1.2))
+            now = self.monotonic()
+            self.last_step = now
+            retry = cfg.retry_period * random.uniform(1.0, 1.2)
+            await asyncio.sleep(next_look_in(seen, self._lease_duration, now, retry))
 
     async def _try_acquire(self, seen: Observation) -> bool:
         cfg = self.config
@@ -150,6 +184,9 @@ class LeaderElector:
             return self._won(created)
         if holder(lease) == cfg.identity:
             return self._won(lease)
+        self._lease_duration = float(
+            (lease.get("spec") or {}).get("leaseDurationSeconds") or cfg.duration
+        )
         free, updated = may_take_over(lease, seen, self.monotonic(), cfg)
         seen.record, seen.since = updated.record, updated.since
         if not free:
@@ -168,7 +205,7 @@ class LeaderElector:
             return False
         self.current = lease
         self.leader = True
-        self.last_renewed = self.monotonic()
+        self.last_renewed = self.last_step = self.monotonic()
         log.info(
             "leader election: %s leads (Lease %s/%s)",
             self.config.identity,
@@ -182,13 +219,18 @@ class LeaderElector:
         cfg = self.config
         while self.leader:
             await asyncio.sleep(cfg.retry_period)
+            # No renewal may outlast the deadline: a hung call counts as a failed one.
+            left = max(0.1, cfg.renew_deadline - (self.monotonic() - self.last_renewed))
             try:
-                self.current = await self.leases.replace_lease(
-                    cfg.namespace,
-                    cfg.name,
-                    lease_body(cfg, self.wall(), self.current, acquire=False),
+                self.current = await asyncio.wait_for(
+                    self.leases.replace_lease(
+                        cfg.namespace,
+                        cfg.name,
+                        lease_body(cfg, self.wall(), self.current, acquire=False),
+                    ),
+                    timeout=left,
                 )
-                self.last_renewed = self.monotonic()
+                self.last_renewed = self.last_step = self.monotonic()
                 continue
             except KubeConflict:
                 # Changed under us: read it again; if it is still ours, keep going.
@@ -200,8 +242,13 @@ class LeaderElector:
                     log.error("leader election: Lease %s taken by %r", cfg.name, holder(fresh))
                     self.leader = False
                     return
-            except (KubeNotFound, KubeError) as exc:
-                log.warning("leader election: renewing Lease %s failed: %s", cfg.name, exc)
+            except (KubeError, TimeoutError) as exc:
+                log.warning(
+                    "leader election: renewing Lease %s failed: %s",
+                    cfg.name,
+                    str(exc) or type(exc).__name__,
+                )
+            self.last_step = self.monotonic()
             if self.monotonic() - self.last_renewed >= cfg.renew_deadline:
                 log.error(
                     "leader election: could not renew Lease %s for %.0fs; stepping down",
@@ -213,9 +260,20 @@ class LeaderElector:
 
     async def _read(self) -> dict[str, Any] | None:
         try:
-            return await self.leases.get_lease(self.config.namespace, self.config.name)
-        except KubeError:
+            return await asyncio.wait_for(
+                self.leases.get_lease(self.config.namespace, self.config.name),
+                timeout=self.config.retry_period,
+            )
+        except (KubeError, TimeoutError):
             return None
+
+    async def release_if_ours(self) -> None:
+        """After an interrupted acquisition: the write may have reached the server, so hand
+        the Lease back if it names us (else a standby would wait a whole duration)."""
+        lease = await self._read()
+        if lease is not None and holder(lease) == self.config.identity:
+            self.current, self.leader = lease, True
+            await self.release()
 
     async def release(self) -> None:
         """Hand the Lease back (a clean stop), so a standby takes over at once."""
@@ -226,7 +284,14 @@ class LeaderElector:
         body["spec"]["holderIdentity"] = ""
         body["spec"]["leaseDurationSeconds"] = 1
         try:
-            await self.leases.replace_lease(self.config.namespace, self.config.name, body)
+            await asyncio.wait_for(
+                self.leases.replace_lease(self.config.namespace, self.config.name, body),
+                timeout=self.config.renew_deadline,
+            )
             log.info("leader election: released Lease %s", self.config.name)
-        except KubeError as exc:
-            log.warning("leader election: releasing Lease %s failed: %s", self.config.name, exc)
+        except (KubeError, TimeoutError) as exc:
+            log.warning(
+                "leader election: releasing Lease %s failed: %s",
+                self.config.name,
+                str(exc) or type(exc).__name__,
+            )

@@ -3,8 +3,12 @@
 kopf's liveness endpoint exists only while kopf runs, and a replica waiting for the
 leader Lease runs no kopf; and "the process answers" is not "the replica can serve". So
 readiness is our own: the API server answered recently (a replica that cannot reach it
-cannot work, nor take over), and either this replica waits as a standby, ready to take
-over, or it leads and its handlers have started. A stopping replica is not ready.
+cannot work, nor take over; with leader election the check reads the Lease, so a replica
+not allowed to read it is not ready either), and either this replica waits as a
+standby, ready to take over, or it leads and its handlers have started. A stopping replica
+is not ready.
+Liveness is whether the process's event loop answers and its election loop is not stuck
+(`alive`); a replica that cannot renew its Lease does not wait for a probe: it exits.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class Health:
 
     api_check: Callable[[], Awaitable[None]]
     """Raises when the API server does not answer."""
+    alive: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+    """Liveness beyond "the loop answers": (alive?, why)."""
     role: Role = "starting"
     started: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once kopf's startup handlers have run (leader only)."""
@@ -43,7 +49,7 @@ class Health:
             try:
                 await asyncio.wait_for(self.api_check(), timeout=3.0)
             except Exception as exc:  # any failure means: cannot serve
-                return False, f"API server unreachable: {type(exc).__name__}"
+                return False, f"API server check failed: {type(exc).__name__}"
             self._checked_at = time.monotonic()
             return True, "API server reachable"
 
@@ -61,7 +67,8 @@ class Health:
 
 def app(health: Health) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text=f"ok ({health.role})\n")
+        ok, why = health.alive()
+        return web.Response(status=200 if ok else 503, text=f"{why} ({health.role})\n")
 
     async def readyz(_: web.Request) -> web.Response:
         ok, why = await health.ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -23,6 +24,7 @@ from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.client import KubeClient
 from kapacitor_operator.k8s.credentials import CredentialsError, KubeCredentials, load_credentials
 from kapacitor_operator.kapacitor.pool import ClientPool
+from kapacitor_operator.leadership import Work
 
 log = logging.getLogger("kapacitor_operator")
 
@@ -52,7 +54,6 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             kube=kube,
         )
         memo.runtime.runs.start()
-        metrics.serve(operator_settings.metrics_port)
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
@@ -82,6 +83,24 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     kapacitor.register(registry, settings)
     kapacitortemplate.register(registry, settings)
     return registry
+
+
+def kopf_work(settings: Settings, registry: kopf.OperatorRegistry) -> Work:
+    """kopf (with the TaskRun engine, started by the startup handler) as the work of a
+    leading replica (leadership.Work): it stops when `stop` is set, `started` is set once
+    the startup handlers ran. No kopf peering: the Lease decides who works (docs/ha.md)."""
+
+    async def work(stop: asyncio.Event, started: asyncio.Event) -> None:
+        await kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=settings.cluster_wide,
+            namespaces=list(settings.namespaces),
+            stop_flag=stop,
+            ready_flag=started,
+        )
+
+    return work
 
 
 def connection_info(credentials: KubeCredentials) -> kopf.ConnectionInfo:

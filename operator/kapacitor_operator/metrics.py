@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -47,6 +47,12 @@ RETRIES = Counter(
     "kapacitor_operator_taskrun_retries_total",
     "Retries scheduled for TaskRuns, by the end reason that caused them.",
     ["end_reason"],
+    registry=REGISTRY,
+)
+
+LEADER = Gauge(
+    "kapacitor_operator_leader",
+    "1 while this replica holds the leader Lease and works, 0 while it stands by.",
     registry=REGISTRY,
 )
 

@@ -26,6 +26,10 @@ START_TIMEOUT = 30.0
 class OperatorProcess:
     """One operator process; `start()`/`stop()` may be repeated to test restarts."""
 
+    #: What `wait_live` polls: the operator's readiness, which (standalone) means its
+    #: handlers have started, or (with leader election) that it stands by.
+    ready_path = "/readyz"
+
     def __init__(
         self,
         *,
@@ -81,7 +85,7 @@ class OperatorProcess:
         )
 
     def start(self, *, wait: bool = True) -> None:
-        """Start the process; with `wait`, return once its liveness endpoint answers.
+        """Start the process; with `wait`, return once it is ready (`ready_path`).
 
         Raises:
             RuntimeError: it exited or did not become live in time (with the log tail).
@@ -106,7 +110,7 @@ class OperatorProcess:
         RuntimeError: the process died or never answered on its health port.
         """
         deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.health_port}/healthz"
+        url = f"http://127.0.0.1:{self.health_port}{self.ready_path}"
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"operator exited early:\n{self.log_tail()}")

@@ -171,7 +171,6 @@ def namespaced(
             {
                 "rbac": {"clusterWide": False},
                 "watchNamespaces": list(release.watched),
-                "peering": {"enabled": True},
             },
         )
         yield release, result
@@ -297,12 +296,29 @@ DENIED_CLUSTER = [
     ("create", "clusterrolebindings.rbac.authorization.k8s.io", ""),
     ("impersonate", "users", ""),
     ("impersonate", "serviceaccounts", ""),
-    ("create", "clusterkopfpeerings.kopf.dev", ""),
-    ("delete", "clusterkopfpeerings.kopf.dev", ""),
+    # Leases only in the release namespace (leader election), never cluster-wide.
+    ("get", "leases.coordination.k8s.io", ""),
+    ("create", "leases.coordination.k8s.io", ""),
+    ("update", "leases.coordination.k8s.io", ""),
     ("*", "*", ""),
 ]
 
 Check = tuple[str, str, str]
+
+
+def lease_rights(release: Release) -> list[Check]:
+    """Leader election, in the release namespace only: its own Lease (named after the
+    release by default)."""
+    lease = f"leases.coordination.k8s.io/{release.fullname}"
+    return [("create", "leases.coordination.k8s.io", ""), ("get", lease, ""), ("update", lease, "")]
+
+
+LEASES_DENIED = [
+    ("get", "leases.coordination.k8s.io/someone-else", ""),
+    ("update", "leases.coordination.k8s.io/someone-else", ""),
+    ("list", "leases.coordination.k8s.io", ""),
+    ("delete", "leases.coordination.k8s.io", ""),
+]
 
 
 def can_i(cp: ControlPlane, subject: str, check: Check, namespace: str | None) -> bool:
@@ -343,12 +359,9 @@ def on_unrelated_crd(crd: str) -> list[Check]:
 
 LINT_VALUES: dict[str, Doc] = {
     "default": {},
-    "peered": {"replicaCount": 3},
-    "namespaced": {
-        "rbac": {"clusterWide": False},
-        "watchNamespaces": ["team-a", "team-b"],
-        "peering": {"enabled": True},
-    },
+    "replicated": {"replicaCount": 3},
+    "namespaced": {"rbac": {"clusterWide": False}, "watchNamespaces": ["team-a", "team-b"]},
+    "standalone": {"leaderElection": {"enabled": False}},
     "everything": {
         "kapacitor": {"existingSecret": "kapacitor-auth", "ca": {"configMapName": "kapacitor-ca"}},
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
@@ -391,12 +404,15 @@ def test_template_mounts_a_writable_tmp(helm: Helm, tmp_path: Path) -> None:
     assert "emptyDir" in volumes[mounts["/tmp"]]
 
 
-def test_template_probes_kopf_liveness_on_the_health_port(helm: Helm, tmp_path: Path) -> None:
+def test_template_probes_liveness_and_readiness_on_the_health_port(
+    helm: Helm, tmp_path: Path
+) -> None:
     container = the_container(render(helm, tmp_path, {"operator": {"healthPort": 8181}}))
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    probe = container["livenessProbe"]["httpGet"]
-    assert probe["path"] == "/healthz"
-    assert ports[probe["port"]] == 8181
+    liveness = container["livenessProbe"]["httpGet"]
+    readiness = container["readinessProbe"]["httpGet"]
+    assert (liveness["path"], readiness["path"]) == ("/healthz", "/readyz")
+    assert ports[liveness["port"]] == ports[readiness["port"]] == 8181
     assert env_of(container)["OPERATOR_HEALTH_PORT"]["value"] == "8181"
 
 
@@ -405,12 +421,20 @@ def test_template_defaults(helm: Helm, tmp_path: Path) -> None:
     deployment = the_deployment(docs)
     env = env_of(the_container(docs))
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    # The new Pod stands by until the old one releases the Lease.
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     assert the_container(docs)["image"] == DEFAULT_IMAGE
-    assert "OPERATOR_PEERING" not in env
+    assert env["OPERATOR_STANDALONE"]["value"] == "false"
+    assert env["OPERATOR_LEASE_NAME"]["value"] == "rel-kapacitor-operator"
+    assert env["OPERATOR_LEASE_NAMESPACE"]["value"] == "ops"
+    lease_timings = [
+        env[f"OPERATOR_LEASE_{name}"]["value"]
+        for name in ("DURATION", "RENEW_DEADLINE", "RETRY_PERIOD")
+    ]
+    assert lease_timings == ["10", "7", "2"]
     assert "OPERATOR_NAMESPACES" not in env
     assert of_kind(docs, "ServiceMonitor") == []
-    assert of_kind(docs, "ClusterKopfPeering") == []
 
 
 def test_the_grace_period_follows_the_drain_timeout(helm: Helm, tmp_path: Path) -> None:
@@ -433,7 +457,6 @@ def test_every_operator_setting_is_exposed(helm: Helm, tmp_path: Path) -> None:
         {
             "rbac": {"clusterWide": False},
             "watchNamespaces": ["team-a", "team-b"],
-            "peering": {"enabled": True},
             "kapacitor": {"existingSecret": "kapacitor-auth", "ca": {"secretName": "k-ca"}},
         },
     )
@@ -482,14 +505,15 @@ def test_namespaced_mode_renders_a_role_per_namespace(helm: Helm, tmp_path: Path
     docs = render(helm, tmp_path, values)
     roles = sorted(doc["metadata"]["namespace"] for doc in of_kind(docs, "Role"))
     bindings = sorted(doc["metadata"]["namespace"] for doc in of_kind(docs, "RoleBinding"))
+    # ... and the leader election Role in the release namespace ("ops").
     cluster_resources = {
         resource
         for doc in of_kind(docs, "ClusterRole")
         for rule in doc["rules"]
         for resource in rule["resources"]
     }
-    assert roles == ["team-a", "team-b"]
-    assert bindings == ["team-a", "team-b"]
+    assert roles == ["ops", "team-a", "team-b"]
+    assert bindings == ["ops", "team-a", "team-b"]
     assert cluster_resources == {"namespaces", "customresourcedefinitions"}
 
 
@@ -507,25 +531,38 @@ def test_schema_rejects_bad_values(helm: Helm, tmp_path: Path) -> None:
     assert "logFormat" in result.stderr
 
 
-def test_several_replicas_turn_on_peering(helm: Helm, tmp_path: Path) -> None:
-    docs = render(helm, tmp_path, {"replicaCount": 2})
-    env = env_of(the_container(docs))
-    peerings = of_kind(docs, "ClusterKopfPeering")
-    assert [p["metadata"]["name"] for p in peerings] == [env["OPERATOR_PEERING"]["value"]]
+def test_leader_election_rbac_is_one_lease_in_the_release_namespace(
+    helm: Helm, tmp_path: Path
+) -> None:
+    docs = render(helm, tmp_path, {"replicaCount": 2, "leaderElection": {"leaseName": "ko"}})
+    assert env_of(the_container(docs))["OPERATOR_LEASE_NAME"]["value"] == "ko"
+    (role,) = [r for r in of_kind(docs, "Role") if r["metadata"]["name"].endswith("-election")]
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["ko"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    (binding,) = [
+        b for b in of_kind(docs, "RoleBinding") if b["roleRef"]["name"] == role["metadata"]["name"]
+    ]
+    assert binding["metadata"]["namespace"] == "ops"
     assert the_deployment(docs)["spec"]["strategy"]["type"] == "RollingUpdate"
 
 
-def test_namespaced_peering_has_one_object_per_namespace(helm: Helm, tmp_path: Path) -> None:
-    values = {
-        "rbac": {"clusterWide": False},
-        "watchNamespaces": ["team-a", "team-b"],
-        "peering": {"enabled": True, "name": "kapacitor"},
-    }
-    peerings = of_kind(render(helm, tmp_path, values), "KopfPeering")
-    assert sorted((p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings) == [
-        ("team-a", "kapacitor"),
-        ("team-b", "kapacitor"),
-    ]
+def test_without_leader_election_one_replica_recreated(helm: Helm, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"leaderElection": {"enabled": False}})
+    assert env_of(the_container(docs))["OPERATOR_STANDALONE"]["value"] == "true"
+    assert the_deployment(docs)["spec"]["strategy"]["type"] == "Recreate"
+    assert [r for r in of_kind(docs, "Role") if r["metadata"]["name"].endswith("-election")] == []
+    path = values_file(tmp_path, {"leaderElection": {"enabled": False}, "replicaCount": 2})
+    result = helm.run("template", "rel", str(CHART), "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "one replica only" in result.stderr
 
 
 def test_service_monitor_is_opt_in(helm: Helm, tmp_path: Path) -> None:
@@ -577,14 +614,6 @@ def test_cluster_wide_pods_pass_restricted_pod_security(
     )
 
 
-def test_cluster_wide_install_creates_the_peering_object(
-    control_plane: ControlPlane, cluster_wide: tuple[Release, subprocess.CompletedProcess[str]]
-) -> None:
-    release, _ = cluster_wide
-    result = control_plane.kubectl("get", "clusterkopfpeering", release.fullname, "-o", "name")
-    assert result.stdout.strip() == f"clusterkopfpeering.kopf.dev/{release.fullname}"
-
-
 def test_install_prints_the_crd_upgrade_notes(
     cluster_wide: tuple[Release, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -606,14 +635,10 @@ def test_cluster_wide_rbac_allows_what_the_operator_does(
 ) -> None:
     release, _ = cluster_wide
     tenant = release.unwatched[0]
-    peering = [
-        ("list", "clusterkopfpeerings.kopf.dev", ""),
-        ("watch", "clusterkopfpeerings.kopf.dev", ""),
-        ("patch", f"clusterkopfpeerings.kopf.dev/{release.fullname}", ""),
-    ]
     assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE, tenant) == []
     assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE, None) == []
-    assert denied(control_plane, release.subject, NEEDED_CLUSTER + peering, None) == []
+    assert denied(control_plane, release.subject, NEEDED_CLUSTER, None) == []
+    assert denied(control_plane, release.subject, lease_rights(release), release.namespace) == []
 
 
 def test_cluster_wide_rbac_denies_the_rest(
@@ -626,11 +651,12 @@ def test_cluster_wide_rbac_denies_the_rest(
     others = [
         *DENIED_CLUSTER,
         *on_unrelated_crd(unrelated_crd),
-        ("patch", "clusterkopfpeerings.kopf.dev/someone-else", ""),
     ]
     assert allowed(control_plane, release.subject, DENIED_IN_NAMESPACE, tenant) == []
     assert allowed(control_plane, release.subject, DENIED_IN_NAMESPACE, release.namespace) == []
     assert allowed(control_plane, release.subject, others, None) == []
+    assert allowed(control_plane, release.subject, LEASES_DENIED, release.namespace) == []
+    assert allowed(control_plane, release.subject, lease_rights(release), tenant) == []
 
 
 def test_namespaced_install_succeeds(
@@ -648,31 +674,14 @@ def test_namespaced_install_succeeds(
     assert env["OPERATOR_NAMESPACES"]["value"] == ",".join(release.watched)
 
 
-def test_namespaced_install_creates_a_peering_object_per_namespace(
-    control_plane: ControlPlane, namespaced: tuple[Release, subprocess.CompletedProcess[str]]
-) -> None:
-    release, _ = namespaced
-    found = [
-        control_plane.kubectl(
-            "get", "kopfpeering", release.fullname, "-n", ns, "-o", "name", check=False
-        ).stdout.strip()
-        for ns in release.watched
-    ]
-    assert found == [f"kopfpeering.kopf.dev/{release.fullname}"] * len(release.watched)
-
-
 def test_namespaced_rbac_allows_what_the_operator_does(
     control_plane: ControlPlane, namespaced: tuple[Release, subprocess.CompletedProcess[str]]
 ) -> None:
     release, _ = namespaced
     for ns in release.watched:
-        peering = [
-            ("list", "kopfpeerings.kopf.dev", ""),
-            ("watch", "kopfpeerings.kopf.dev", ""),
-            ("patch", f"kopfpeerings.kopf.dev/{release.fullname}", ""),
-        ]
-        assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE + peering, ns) == []
+        assert denied(control_plane, release.subject, NEEDED_IN_NAMESPACE, ns) == []
     assert denied(control_plane, release.subject, NEEDED_CLUSTER, None) == []
+    assert denied(control_plane, release.subject, lease_rights(release), release.namespace) == []
 
 
 def test_namespaced_rbac_denies_unwatched_namespaces(
@@ -695,12 +704,12 @@ def test_namespaced_rbac_denies_the_rest_in_watched_namespaces(
     others = [
         *DENIED_IN_NAMESPACE,
         *on_unrelated_crd(unrelated_crd),
-        ("patch", "kopfpeerings.kopf.dev/someone-else", ""),
+        *lease_rights(release),
     ]
     for ns in release.watched:
         assert allowed(control_plane, release.subject, others, ns) == []
-    cluster = [*DENIED_CLUSTER, ("list", "clusterkopfpeerings.kopf.dev", "")]
-    assert allowed(control_plane, release.subject, cluster, None) == []
+    assert allowed(control_plane, release.subject, DENIED_CLUSTER, None) == []
+    assert allowed(control_plane, release.subject, LEASES_DENIED, release.namespace) == []
 
 
 def test_upgrade_to_more_replicas_keeps_the_release_healthy(

@@ -252,7 +252,11 @@ def test_automatic_retry_of_failed_scheduled_runs_is_exactly_once(
     emulator.queue_outcomes(
         task_id, [{"status": "failed", "message": "nightly broke"}, {"status": "success"}]
     )
-    failed_run = emulator.trigger_scheduled_run(task_id)
+    # A scheduled run comes after the task's creation (its latestCompleted, whole
+    # seconds): a run triggered "now" within that same second would look already checked.
+    created = status(kube.get("kapacitortask", "nightly") or {})["latestCompleted"]
+    first = (parse_time(created) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    failed_run = emulator.trigger_scheduled_run(task_id, first)
     name = f"nightly-retry-{failed_run['id']}"
     st = status(finished(kube, name))
     assert (st["phase"], st["triggeredBy"]) == ("Succeeded", "schedule")

@@ -51,9 +51,38 @@ def test_every_setting_has_an_env_var() -> None:
 
 def test_string_from_env() -> None:
     settings = settings_from_env(
-        {"KAPACITOR_URL": "https://k.example:9092", "OPERATOR_PEERING": "p"}
+        {"KAPACITOR_URL": "https://k.example:9092", "OPERATOR_LEASE_NAME": "p"}
     )
-    assert (settings.kapacitor_url, settings.peering) == ("https://k.example:9092", "p")
+    assert (settings.kapacitor_url, settings.lease_name) == ("https://k.example:9092", "p")
+
+
+@pytest.mark.parametrize(
+    ("duration", "renew_deadline", "retry", "error"),
+    [
+        ("10", "7", "2", None),  # the defaults
+        ("15", "10", "2", None),  # client-go's
+        ("10", "10", "2", "renew deadline < lease duration"),  # a standby could take over
+        ("10", "12", "2", "renew deadline < lease duration"),  # ... while the leader works
+        ("10", "2", "2", "retry period < renew deadline"),  # one try to renew
+        ("10", "7", "0", "retry period must be positive"),
+        ("1", "0.5", "0.2", "at least 2 seconds"),
+        ("10.5", "7", "2", "invalid literal"),  # whole seconds, as leaseDurationSeconds
+    ],
+)
+def test_lease_timings_keep_two_leaders_apart(
+    duration: str, renew_deadline: str, retry: str, error: str | None
+) -> None:
+    env = {
+        "OPERATOR_LEASE_DURATION": duration,
+        "OPERATOR_LEASE_RENEW_DEADLINE": renew_deadline,
+        "OPERATOR_LEASE_RETRY_PERIOD": retry,
+    }
+    if error is None:
+        settings = settings_from_env(env)
+        assert settings.lease_duration == int(duration)
+        return
+    with pytest.raises(ValueError, match=error):
+        settings_from_env(env)
 
 
 @pytest.mark.parametrize(

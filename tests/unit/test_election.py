@@ -17,6 +17,9 @@ from kapacitor_operator.election import (
     Observation,
     lease_body,
     may_take_over,
+    must_step_down,
+    next_look_in,
+    stalled,
 )
 from kapacitor_operator.k8s.errors import KubeConflict, KubeUnavailable
 
@@ -167,3 +170,64 @@ async def test_a_leader_that_cannot_renew_steps_down_before_anyone_may_take_over
     await asyncio.wait_for(leader.hold(), timeout=1)
     assert not leader.leader
     assert clock.now < config("a").duration, "stepped down before the lease could expire"
+
+
+@pytest.mark.parametrize(
+    ("seen", "duration", "now", "retry", "wait"),
+    [
+        (Observation(), 10.0, 0.0, 2.0, 2.0),  # nothing seen yet: the retry period
+        (Observation(("", "t0", "1"), 0.0), 10.0, 0.0, 2.0, 2.0),  # released: retry
+        (Observation(("a", "t0", "1"), 0.0), 10.0, 1.0, 2.0, 2.0),  # far from expiry
+        (Observation(("a", "t0", "1"), 0.0), 10.0, 9.0, 2.0, 1.05),  # just after expiry
+        (Observation(("a", "t0", "1"), 0.0), 10.0, 9.99, 2.0, 0.06),
+        (Observation(("a", "t0", "1"), 0.0), 10.0, 10.0, 2.0, 2.0),  # expired, not taken
+    ],
+)
+def test_a_standby_looks_again_just_after_the_lease_would_expire(
+    seen: Observation, duration: float, now: float, retry: float, wait: float
+) -> None:
+    assert next_look_in(seen, duration, now, retry) == pytest.approx(wait)
+
+
+@pytest.mark.parametrize(
+    ("armed", "last_renewed", "now", "step_down"),
+    [
+        (True, 0.0, 6.9, False),
+        (True, 0.0, 7.0, True),  # renew deadline 7 s: before a standby may take over (10 s)
+        (True, 5.0, 11.0, False),  # renewed since
+        (False, 0.0, 60.0, False),  # not leading, or releasing cleanly
+    ],
+)
+def test_a_leader_steps_down_at_the_renew_deadline(
+    armed: bool, last_renewed: float, now: float, step_down: bool
+) -> None:
+    assert must_step_down(armed, last_renewed, now, 7.0) is step_down
+
+
+@pytest.mark.parametrize(
+    ("last_step", "now", "stuck"),
+    [(0.0, 30.0, False), (0.0, 30.1, True), (100.0, 101.0, False)],
+)
+def test_the_election_loop_is_stuck_after_three_lease_durations(
+    last_step: float, now: float, stuck: bool
+) -> None:
+    assert stalled(last_step, now, config("a")) is stuck
+
+
+async def test_a_renewal_that_hangs_counts_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store()
+    leader = LeaderElector(store, config("a"))
+    await leader.acquire()
+    hung = asyncio.Event()
+
+    async def hang(namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        hung.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    monkeypatch.setattr(store, "replace_lease", hang)
+    fast = LeaseConfig("ops", "kapacitor-operator", "a", 1, renew_deadline=0.3, retry_period=0.1)
+    leader.config = fast
+    await asyncio.wait_for(leader.hold(), timeout=2)
+    assert hung.is_set()
+    assert not leader.leader

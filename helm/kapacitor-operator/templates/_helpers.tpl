@@ -57,16 +57,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/*
-Peering is on when asked for, and always with more than one replica: without it several
-Pods would handle the same objects at once.
-*/}}
-{{- define "kapacitor-operator.peeringEnabled" -}}
-{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
-{{- end }}
-
-{{- define "kapacitor-operator.peeringName" -}}
-{{- default (include "kapacitor-operator.fullname" .) .Values.peering.name }}
+{{- define "kapacitor-operator.leaseName" -}}
+{{- default (include "kapacitor-operator.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
 
 {{/*
@@ -170,19 +162,4 @@ Cluster-scoped reads of kopf itself: which namespaces exist and which CRDs are s
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
-{{- end }}
-
-{{/*
-kopf peering: watch the peering objects and patch keep-alives into the status of ours
-(patch is limited to its name; kopf lists without a field selector, so list/watch cannot
-be). Call with (dict "resource" "kopfpeerings" "name" <peering name>).
-*/}}
-{{- define "kapacitor-operator.peeringRules" -}}
-- apiGroups: ["kopf.dev"]
-  resources: [{{ .resource | quote }}]
-  verbs: ["list", "watch"]
-- apiGroups: ["kopf.dev"]
-  resources: [{{ .resource | quote }}]
-  resourceNames: [{{ .name | quote }}]
-  verbs: ["patch"]
 {{- end }}
