@@ -46,6 +46,15 @@ def kapacitor_task(emulator: EmulatorHandle, task_id: str) -> dict[str, Any] | N
     return data
 
 
+def writes(emulator: EmulatorHandle, since: int = 0) -> list[tuple[str, str]]:
+    """The emulator's write requests (method, path) from the `since`-th request on."""
+    return [
+        (r["method"], r["path"])
+        for r in emulator.requests()[since:]
+        if r["method"] in {"POST", "PATCH", "DELETE", "PUT"}
+    ]
+
+
 def reconciles_ok(op: OperatorProcess) -> float:
     """Finished successful KapacitorTask reconciles since the process started (metrics)."""
     for line in op.metrics().splitlines():
