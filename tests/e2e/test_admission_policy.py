@@ -183,7 +183,7 @@ def test_taskref_taskruns_need_no_special_right(setup: Setup) -> None:
     }
     admitted(setup.create(WRITER, run))
     # What the operator's run-history timer creates (build_retry_taskrun), as its account.
-    retry = {
+    retry: dict[str, Any] = {
         "apiVersion": API,
         "kind": "TaskRun",
         "metadata": {

@@ -277,8 +277,9 @@ def test_a_deletion_waiting_for_kapacitor_says_so(
         kube.delete(KIND, "far")
         obj = kube.wait_condition(KIND, "far", "Ready", "False", reason="Deleting")
         assert (
-            "Deletion waits: Kapacitor at http://127.0.0.1:9" in condition(obj, "Ready")["message"]
-        )  # type: ignore[index]
+            "Deletion waits: Kapacitor at http://127.0.0.1:9"
+            in (condition(obj, "Ready") or {})["message"]
+        )
         assert condition(obj, "Synced")["reason"] == "KapacitorUnavailable"  # type: ignore[index]
         assert kube.get(KIND, "far") is not None, "the finalizer holds the resource"
         # Orphan lets it go without Kapacitor.

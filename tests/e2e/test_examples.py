@@ -474,7 +474,7 @@ def test_admission_rejects_bad_taskruns(
 
 
 def test_immutable_fields(kube: Kube) -> None:
-    base = {
+    base: dict[str, Any] = {
         "apiVersion": "kapacitor.operator.dev/v1alpha1",
         "kind": "KapacitorTask",
         "metadata": {"name": "fixed"},

@@ -143,8 +143,8 @@ def test_kapacitor_object_status_refs_and_deletion(
         "shared",
         lambda o: (
             ready(o) == ("False", "InUse")
-            and "KapacitorTask cpu" in condition(o, "Ready")["message"]
-        ),  # type: ignore[index]
+            and "KapacitorTask cpu" in (condition(o, "Ready") or {})["message"]
+        ),
         what="InUse",
     )
     kube.delete("kapacitortask", "cpu")

@@ -102,7 +102,7 @@ async def test_delete_with_a_stale_uid_spares_the_new_object(api: KubeAPI, names
 
 
 async def test_invalid_job_carries_the_servers_message(api: KubeAPI, namespace: str) -> None:
-    job = {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "x"},

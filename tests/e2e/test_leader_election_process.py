@@ -39,7 +39,7 @@ def identity(op: OperatorProcess) -> str:
     """The identity the process stands by with (from its own log)."""
     found = re.findall(r"standing by for Lease \S+ as (\S+)", op.log_tail(400))
     assert found, op.log_tail(40)
-    return found[-1]
+    return str(found[-1])
 
 
 def holder(kube: Kube) -> str:

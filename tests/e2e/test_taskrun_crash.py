@@ -9,6 +9,7 @@ writes, Kapacitor calls and Job creations.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from pathlib import Path
@@ -36,6 +37,11 @@ def everything(kube: Kube) -> list[dict[str, Any]]:
         "items"
     ]
     return items
+
+
+def reached(kube: Kube, goal: int) -> bool:
+    """Whether the TaskRuns' progress got to `goal`."""
+    return progress(everything(kube)) >= goal
 
 
 def progress(items: list[dict[str, Any]]) -> int:
@@ -85,9 +91,7 @@ def test_kills_at_random_points_lose_and_double_nothing(
         kube.apply(yaml.safe_dump_all({"apiVersion": API, "kind": "TaskRun", **d} for d in docs))
         for _ in range(KILLS):
             target = progress(everything(kube)) + rng.randint(1, 12)
-            wait_until(
-                lambda goal=target: progress(everything(kube)) >= goal, timeout=20, interval=0.2
-            )
+            wait_until(functools.partial(reached, kube, target), timeout=20, interval=0.2)
             op.stop(kill=True)
             op.start()
         ended = wait_until(

@@ -9,6 +9,7 @@ suite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -149,7 +150,7 @@ async def test_concurrent_manual_runs_of_one_task_each_get_their_own_run(
     names = [f"run-{i}" for i in range(20)]
     for name in names:
         world.create(name)
-    finals = [await until(lambda n=name: world.ended(n), limit=60) for name in names]
+    finals = [await until(functools.partial(world.ended, name), limit=60) for name in names]
     run_ids = [st["runID"] for st in finals]
     assert len(set(run_ids)) == 20, run_ids
     for st in finals:

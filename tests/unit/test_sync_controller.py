@@ -145,7 +145,7 @@ def widget(name: str, created: str = "2026-01-01T00:00:00Z", ident: str = "w") -
 
 
 async def controller_for(kube: FakeKube, kind: Kind) -> SyncController:
-    ctl = SyncController(kind, kube, workers=2)  # type: ignore[arg-type]
+    ctl = SyncController(kind, kube, workers=2)
     ctl.start()
     await until(lambda: ctl.primed.is_set())
     return ctl

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_waiting_too_long_is_an_error(tmp_path: Path) -> None:
 
 def write_manifest(root: Path, name: str, images: dict[str, str]) -> Path:
     (root / "images").mkdir(parents=True, exist_ok=True)
-    doc = {"images": {}}
+    doc: dict[str, Any] = {"images": {}}
     for image, ref in images.items():
         archive = root / "images" / f"{image}.tar"
         archive.write_bytes(b"")

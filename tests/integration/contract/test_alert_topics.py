@@ -46,7 +46,7 @@ def _fire(api: httpx.Client, kind: str, topic: str, event: str, wait_for: Wait) 
     before = api.get(f"{TOPICS}/{topic}")
     collected = before.json()["collected"] if before.status_code == 200 else 0
     if kind == EMULATOR:
-        body = {"id": event, "level": "CRITICAL", "message": "hi"}
+        body: dict[str, Any] = {"id": event, "level": "CRITICAL", "message": "hi"}
         assert api.post(f"/emulator/v1/alerts/topics/{topic}/events", json=body).is_success
     else:
         task = f"alert-{topic}"
@@ -55,7 +55,12 @@ def _fire(api: httpx.Client, kind: str, topic: str, event: str, wait_for: Wait) 
                 f"stream|from().measurement('{topic}')|alert().id('{{{{ index .Tags \"e\" }}}}')"
                 f".message('hi').crit(lambda: \"v\" > 1).topic('{topic}')"
             )
-            body = {"id": task, "dbrps": DBRPS, "script": script, "status": "enabled"}
+            body = {
+                "id": task,
+                "dbrps": DBRPS,
+                "script": script,
+                "status": "enabled",
+            }
             assert api.post("/kapacitor/v1/tasks", json=body).status_code == 200
         params = {"db": "telegraf", "rp": "autogen"}
         assert api.post("/kapacitor/v1/write", params=params, content=f"{topic},e={event} v=2")
