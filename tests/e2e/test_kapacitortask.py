@@ -192,7 +192,7 @@ def test_kapacitor_down_then_up(
     try:
         kube.apply(task_manifest("patient"))
         obj = kube.wait_condition(
-            "kapacitortask", "patient", "Synced", "False", reason="KapacitorUnavailable"
+            "kapacitortask", "patient", "Synced", "False", reason="KapacitorUnreachable"
         )
         assert condition(obj, "Ready")["status"] == "Unknown"  # type: ignore[index]
     finally:
@@ -209,7 +209,7 @@ def test_delete_survives_kapacitor_being_down(
     emulator.down()
     try:
         kube.delete("kapacitortask", "doomed")
-        kube.wait_event("doomed", "KapacitorUnavailable")
+        kube.wait_event("doomed", "KapacitorUnreachable")
         assert kube.get("kapacitortask", "doomed") is not None, "finalizer must hold"
     finally:
         emulator.up()

@@ -34,10 +34,11 @@ from kapacitor_operator.reconcile.connection import (
     resolve_connection,
 )
 from kapacitor_operator.reconcile.desired import DesiredStateError, build_desired, default_task_id
+from kapacitor_operator.reconcile.mirror.failures import classify
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
 from kapacitor_operator.reconcile.task_delete import delete_from_kapacitor, orphaned
-from kapacitor_operator.reconcile.task_status import status_failed
-from kapacitor_operator.reconcile.task_sync import failure_outcome, sync_task
+from kapacitor_operator.reconcile.task_status import status_deleting, status_failed
+from kapacitor_operator.reconcile.task_sync import sync_task
 from kapacitor_operator.urls import redact_url
 
 PLURAL = "kapacitortasks"
@@ -231,7 +232,9 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         await _handle(body, patch, memo, kwargs.get("retry", 0), kwargs["kapacitortask_claims"])
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="kapacitortask_delete", registry=registry)
-    async def kapacitortask_delete(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+    async def kapacitortask_delete(
+        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
+    ) -> None:
         runtime: Runtime = memo.runtime
         retry: int = kwargs.get("retry", 0)
         try:
@@ -265,33 +268,18 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             kopf.warn(body, reason=exc.reason, message=message)
             runtime.locks.pop(task.uid, None)
             return
-        except ReferenceProblem as exc:
-            message = (
-                f"{exc.message}; cannot delete from Kapacitor. Fix it, or set "
-                "spec.deletionPolicy: Orphan to let the resource go."
+        except (ReferenceProblem, InvalidCABundle, KubeError, KapacitorError) as exc:
+            url = redact_url(connection_url(task.spec.kapacitor, settings))
+            failure = classify(exc, url=url, what="task")
+            # While the finalizer holds the resource, status says why (issue 15).
+            status = status_deleting(
+                task, reason=failure.reason, message=failure.message, now=utcnow()
             )
-            kopf.warn(body, reason=exc.reason, message=message)
-            raise kopf.TemporaryError(message, delay=exc.retry_after or REFERENCE_RETRY) from exc
-        except InvalidCABundle as exc:
-            message = f"KAPACITOR_CA_FILE: {exc}; cannot delete from Kapacitor."
-            kopf.warn(body, reason=c.INVALID_CA, message=message)
-            raise kopf.TemporaryError(message, delay=REFERENCE_RETRY) from exc
-        except KubeError as exc:
-            message = f"Kubernetes API error: {exc}; cannot delete from Kapacitor."
-            kopf.warn(body, reason=c.KUBERNETES_ERROR, message=message)
-            raise kopf.TemporaryError(message, delay=backoff_delay(retry)) from exc
-        except KapacitorError as exc:
-            outcome = failure_outcome(
-                task,
-                exc,
-                now=utcnow(),
-                url=redact_url(connection_url(task.spec.kapacitor, settings)),
-                desired_hash=None,
-            )
-            emit(body, outcome.events)
-            raise kopf.TemporaryError(
-                outcome.message, delay=outcome.delay or backoff_delay(retry)
-            ) from exc
+            apply_status(patch, body, status_dict(status), volatile=("lastSyncedAt",))
+            message = f"{failure.message.rstrip('.')}; cannot delete from Kapacitor."
+            kopf.warn(body, reason=failure.reason, message=message[:1024])
+            delay = failure.delay or backoff_delay(retry)
+            raise kopf.TemporaryError(message, delay=delay) from exc
         runtime.locks.pop(task.uid, None)
         if result.deleted:
             metrics.KAPACITOR_WRITES.labels("KapacitorTask").inc(len(result.deleted))

@@ -7,7 +7,7 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
-from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
+from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick, default_task_id
 
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
@@ -143,5 +143,27 @@ def status_failed(
         conds.set(c.RECONCILING, "True", reason, message)
     else:
         conds.drop(c.STALLED, c.RECONCILING)
+    st.conditions = conds.items
+    return st
+
+
+def status_deleting(
+    task: KapacitorTask, *, reason: str, message: str, now: str
+) -> KapacitorTaskStatus:
+    """Status while a deletion waits for Kapacitor: no condition may still say the task
+    matches the spec. Ready says the resource is being deleted and why it waits; Synced
+    carries the failure's own reason (unreachable, hanging, refused...)."""
+    st = _copy(task.status)
+    ident = task.spec.taskID or default_task_id(task.namespace, task.name)
+    waiting = (
+        f"Deleting: task {ident} is not yet deleted from Kapacitor ({message.rstrip('.')}). "
+        "The resource stays until it is; set spec.deletionPolicy: Orphan to let it go."
+    )
+    st.observedGeneration = task.generation
+    conds = _Conditions(st, now, task.generation)
+    conds.set(c.READY, "False", c.DELETING, waiting)
+    conds.set(c.SYNCED, "False", reason, message)
+    conds.drop(c.STALLED)
+    conds.set(c.RECONCILING, "True", c.DELETING, waiting)
     st.conditions = conds.items
     return st

@@ -13,7 +13,6 @@ from typing import Any
 from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
-    KapacitorAuthError,
     KapacitorError,
     KapacitorRejected,
     KapacitorUnavailable,
@@ -27,11 +26,10 @@ from kapacitor_operator.reconcile.desired import (
     comparable_vars,
     stable_hash,
 )
-from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
+from kapacitor_operator.reconcile.mirror.failures import classify
+from kapacitor_operator.reconcile.outcome import EventNote, Outcome
 from kapacitor_operator.reconcile.task_status import status_failed, status_in_sync
 from kapacitor_operator.urls import redact_url
-
-AUTH_RETRY_DELAY = 120.0
 
 TaskOutcome = Outcome[KapacitorTaskStatus]
 
@@ -79,36 +77,22 @@ def failure_outcome(
     writes: int = 0,
 ) -> TaskOutcome:
     """Status, Event and retry hint for a Kapacitor error."""
-    retry: RetryKind
-    delay: float | None
-    if isinstance(exc, KapacitorAuthError):
-        reason, retry, delay, stalled = c.UNAUTHORIZED, "temporary", AUTH_RETRY_DELAY, False
-        message = f"Kapacitor at {url} refused the credentials: {exc.message}"
-    elif isinstance(exc, KapacitorRejected):
-        reason, retry, delay, stalled = c.REJECTED, "permanent", None, True
-        message = f"Kapacitor rejected the task: {exc.message}"
-    elif isinstance(exc, KapacitorUnavailable):
-        reason, retry, stalled = c.UNAVAILABLE, "temporary", False
-        delay = exc.retry_after
-        message = f"Kapacitor at {url} is unavailable: {exc}"
-    else:
-        reason, retry, delay, stalled = c.UNAVAILABLE, "temporary", None, False
-        message = f"Kapacitor at {url} failed: {exc}"
+    failure = classify(exc, url=url, what="task")
     status = status_failed(
         task,
-        reason=reason,
-        message=message,
+        reason=failure.reason,
+        message=failure.message,
         now=now,
-        stalled=stalled,
+        stalled=failure.stalled,
         url=url,
         desired_hash=desired_hash,
     )
     return TaskOutcome(
         status=status,
-        events=[EventNote("Warning", reason, message)],
-        retry=retry,
-        delay=delay,
-        message=message,
+        events=[EventNote("Warning", failure.reason, failure.message)],
+        retry=failure.retry,
+        delay=failure.delay,
+        message=failure.message,
         writes=writes,
     )
 
@@ -221,7 +205,9 @@ async def _create_tick(desired: DesiredTick, client: KapacitorClient, writes: _W
     writes.count += 1
     try:
         return await client.create_task(desired.create_body())
-    except KapacitorUnavailable:
+    except KapacitorUnavailable as exc:
+        if exc.timed_out:
+            raise  # Kapacitor hangs: a read-back would only double the wait
         # An enabled task that fails to start answers 500 yet is stored: report its error.
         stored = await client.get_task(desired.task_id)
         if stored is None:

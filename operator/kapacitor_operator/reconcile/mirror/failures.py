@@ -63,8 +63,11 @@ def classify(exc: Exception, *, url: str, what: str) -> Failure:
         )
     if isinstance(exc, KapacitorUnavailable):
         if exc.timed_out:
-            message = f"Kapacitor at {url} did not answer in time ({exc})."
+            message = f"Kapacitor at {url} took the request but did not answer in time: {exc}"
             return Failure(c.KAPACITOR_TIMEOUT, message, "temporary", exc.retry_after)
+        if exc.unreachable:
+            message = f"Kapacitor at {url} is unreachable: {exc}"
+            return Failure(c.KAPACITOR_UNREACHABLE, message, "temporary", exc.retry_after)
         message = f"Kapacitor at {url} is unavailable: {exc}"
         return Failure(c.UNAVAILABLE, message, "temporary", exc.retry_after)
     if isinstance(exc, KapacitorError):
