@@ -8,34 +8,11 @@ from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick, default_task_id
+from kapacitor_operator.reconcile.mirror.status import mark_deleting, mark_failed, mark_synced
 
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
     return prev.model_copy(deep=True)
-
-
-class _Conditions:
-    """Condition edits for one status at one moment, for one generation."""
-
-    def __init__(self, st: KapacitorTaskStatus, now: str, generation: int) -> None:
-        self.items = list(st.conditions or [])
-        self.now = now
-        self.generation = generation
-
-    def set(self, type: str, status: c.Status, reason: str, message: str) -> None:
-        self.items = c.set_condition(
-            self.items,
-            type=type,
-            status=status,
-            reason=reason,
-            message=message,
-            now=self.now,
-            generation=self.generation,
-        )
-
-    def drop(self, *types: str) -> None:
-        for type in types:
-            self.items = c.remove_condition(self.items, type)
 
 
 def status_in_sync(
@@ -76,17 +53,7 @@ def status_in_sync(
             ready, reason, message = True, c.ACTIVE, "Flux task is active and scheduled."
         else:
             ready, reason, message = True, c.DISABLED, "Flux task is inactive, as declared."
-    conds = _Conditions(st, now, gen)
-    conds.set(c.READY, "True" if ready else "False", reason, message)
-    conds.set(c.SYNCED, "True", c.SYNCED_OK, f"Kapacitor at {url} matches the spec.")
-    conds.drop(c.RECONCILING)
-    if ready:
-        conds.drop(c.STALLED)
-    else:
-        # Kapacitor holds the task but could not start it: only a person can fix that.
-        conds.set(c.STALLED, "True", reason, message)
-    st.conditions = conds.items
-    return st
+    return mark_synced(st, generation=gen, url=url, now=now, ready=(ready, reason, message))
 
 
 def _tick_readiness(server: TickTask, desired: DesiredTick | DesiredFlux) -> tuple[bool, str, str]:
@@ -109,61 +76,30 @@ def status_failed(
     desired_hash: str | None = None,
     ready_when_transient: c.Status = "Unknown",
 ) -> KapacitorTaskStatus:
-    """Status after a reconcile that could not make Kapacitor match.
-
-    Ready stays True when it described this very generation and definition (Kapacitor
-    still holds what was declared; we only failed to re-check); otherwise it becomes
-    False for permanent failures and `ready_when_transient` (Unknown: still trying; False
-    for a missing reference, which needs the user) for transient ones.
-    """
-    st = _copy(task.status)
-    gen = task.generation
-    st.observedGeneration = gen
-    if url is not None:
-        st.kapacitorURL = url
-    ready = c.get_condition(st.conditions, c.READY)
-    still_ready = (
-        ready is not None
-        and ready.status == "True"
-        and ready.observedGeneration == gen
-        and desired_hash is not None
-        and desired_hash == st.definitionHash
-        and not stalled
+    """Status after a reconcile that could not make Kapacitor match (see mark_failed)."""
+    return mark_failed(
+        _copy(task.status),
+        generation=task.generation,
+        reason=reason,
+        message=message,
+        now=now,
+        stalled=stalled,
+        url=url,
+        desired_hash=desired_hash,
+        ready_when_transient=ready_when_transient,
     )
-    conds = _Conditions(st, now, gen)
-    if not still_ready:
-        conds.set(c.READY, "False" if stalled else ready_when_transient, reason, message)
-    conds.set(c.SYNCED, "False", reason, message)
-    # kstatus (Flux CD's wait) reads Stalled and Reconciling, not Ready.
-    if stalled:
-        conds.drop(c.RECONCILING)
-        conds.set(c.STALLED, "True", reason, message)
-    elif not still_ready:
-        conds.drop(c.STALLED)
-        conds.set(c.RECONCILING, "True", reason, message)
-    else:
-        conds.drop(c.STALLED, c.RECONCILING)
-    st.conditions = conds.items
-    return st
 
 
 def status_deleting(
     task: KapacitorTask, *, reason: str, message: str, now: str
 ) -> KapacitorTaskStatus:
-    """Status while a deletion waits for Kapacitor: no condition may still say the task
-    matches the spec. Ready says the resource is being deleted and why it waits; Synced
-    carries the failure's own reason (unreachable, hanging, refused...)."""
-    st = _copy(task.status)
+    """Status while a deletion waits for Kapacitor (see mark_deleting)."""
     ident = task.spec.taskID or default_task_id(task.namespace, task.name)
-    waiting = (
-        f"Deleting: task {ident} is not yet deleted from Kapacitor ({message.rstrip('.')}). "
-        "The resource stays until it is; set spec.deletionPolicy: Orphan to let it go."
+    return mark_deleting(
+        _copy(task.status),
+        generation=task.generation,
+        what=f"task {ident}",
+        reason=reason,
+        message=message,
+        now=now,
     )
-    st.observedGeneration = task.generation
-    conds = _Conditions(st, now, task.generation)
-    conds.set(c.READY, "False", c.DELETING, waiting)
-    conds.set(c.SYNCED, "False", reason, message)
-    conds.drop(c.STALLED)
-    conds.set(c.RECONCILING, "True", c.DELETING, waiting)
-    st.conditions = conds.items
-    return st
