@@ -10,7 +10,7 @@ from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube
-from tests.e2e.test_kapacitortask import task_manifest, wait_until
+from tests.e2e.test_kapacitortask import reconciles_ok, task_manifest, wait_until
 
 PEERING_CRDS = (
     Path(__file__).resolve().parents[2] / "helm/kapacitor-operator/charts/kopf-peering/crds"
@@ -50,7 +50,7 @@ def test_two_peered_replicas_have_one_active(
             kube.apply(task_manifest(f"ha-{i}"))
         for i in range(3):
             kube.wait_condition("kapacitortask", f"ha-{i}", "Ready", timeout=60)
-        workers = [r for r in replicas if "Handler 'kapacitortask_sync' succeeded" in r.log_text()]
+        workers = [r for r in replicas if reconciles_ok(r) > 0]
         assert len(workers) == 1, [r.log_tail(20) for r in replicas]
         peers = (kube.get("kopfpeering", "ha") or {}).get("status") or {}
         priorities = [p.get("priority") for p in peers.values()]

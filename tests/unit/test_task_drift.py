@@ -179,13 +179,20 @@ async def test_one_list_per_server_queues_only_what_drifted() -> None:
     ctl = SyncController(Kind(), kube, workers=0)  # type: ignore[arg-type]
     ctl.start()
     await until(lambda: ctl.primed.is_set())
+    for i in range(4):  # w4 is known from priming only, as on a standby: never checked
+        ctl.on_event(None, kube.get("widgets", "ns", f"w{i}") or {})
+    failing = settled_widget("failing", "idf", "h")
+    failing["status"]["conditions"][0]["status"] = "False"  # e.g. ScriptNotFound
+    ctl.on_event(None, kube.put("widgets", failing))
+    ctl.queue.forget(("ns", "failing"))  # as if waiting for its backoff
     hashes = {f"id{i}": "h" for i in range(5)} | {"id3": "changed", "stray": "h"}
-    del hashes["id4"]
+    del hashes["id2"]
     kind = StandIn(hashes)
     scanner = DriftScanner(ctl, kind, interval=3600)
     assert await scanner.run_once() == 2
     assert kind.lists == ["http://k"]
-    assert set(ctl.forced) == {("ns", "w3"), ("ns", "w4")}
+    assert set(ctl.forced) == {("ns", "w2"), ("ns", "w3")}
+    assert ("ns", "failing") in ctl.queue._ready, "retried at least once per pass"
     assert scanner.unmanaged_counts == {"http://k": {"tick": 1}}
     await ctl.stop()
     await asyncio.sleep(0)

@@ -140,6 +140,9 @@ class SyncController:
     failures: dict[Key, int] = field(default_factory=dict)
     primed: asyncio.Event = field(default_factory=asyncio.Event)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    watched: set[Key] = field(default_factory=set)
+    """Keys whose watch events this replica receives: a standby's watches are paused by
+    kopf peering, so it knows objects only from priming and drift leaves them alone."""
     forced: set[Key] = field(default_factory=set)
     """Keys drift detection asked for: worked on even when settled."""
     written: dict[Key, str] = field(default_factory=dict)
@@ -156,11 +159,18 @@ class SyncController:
             self.bodies.pop(key, None)
             self.written.pop(key, None)
             self.forced.discard(key)
+            self.watched.discard(key)
+            claim = self.claims.by_key.get(key)
             self.claims.release(key)
             self.queue.forget(key)
             self.failures.pop(key, None)
+            # The next oldest claimant (told Conflict so far) takes over.
+            heir = self.claims.holder(claim)
+            if heir is not None:
+                self.enqueue(heir)
             return
         self.bodies[key] = copy.deepcopy(dict(body))
+        self.watched.add(key)
         self._claim(key, body)
         version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         if version and self.written.pop(key, None) == version:

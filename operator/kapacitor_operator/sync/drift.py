@@ -77,24 +77,35 @@ class DriftScanner:
             spread = random.uniform(1 - self.jitter, 1 + self.jitter)
             await asyncio.sleep(self.interval * spread)
 
-    def candidates(self) -> dict[str, list[tuple[Key, Body]]]:
-        """Objects to check, by server: settled (the queue has the others), not being
-        deleted, and holding their claim."""
+    def candidates(self) -> tuple[dict[str, list[tuple[Key, Body]]], list[Key]]:
+        """Objects to compare with their server's listing, by server (settled, not being
+        deleted, holding their claim), and objects still failing for a reason a person
+        may have fixed meanwhile (a ConfigMap or Secret created): those are retried at
+        least once per pass, whatever their backoff."""
         by_server: dict[str, list[tuple[Key, Body]]] = {}
+        failing: list[Key] = []
         claims = self.controller.claims
         for key, body in list(self.controller.bodies.items()):
-            if (body.get("metadata") or {}).get("deletionTimestamp") or not settled(body):
+            if key not in self.controller.watched:
+                continue  # a standby replica (kopf peering paused its watches)
+            if (body.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             server = self.kind.server(body)
             if server is None or claims.holder(self.controller.kind.claim(body)) != key:
                 continue
+            if not settled(body):
+                failing.append(key)
+                continue
             by_server.setdefault(server, []).append((key, body))
-        return by_server
+        return by_server, failing
 
     async def run_once(self) -> int:
         """One pass over every server; returns how many objects were queued."""
+        by_server, failing = self.candidates()
+        for key in failing:
+            self.controller.queue.add(key)
         queued = 0
-        for server, objects in self.candidates().items():
+        for server, objects in by_server.items():
             queued += await self._server_pass(server, objects)
         totals: dict[str, int] = {}
         for counts in self.unmanaged_counts.values():
