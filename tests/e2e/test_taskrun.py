@@ -252,7 +252,11 @@ def test_automatic_retry_of_failed_scheduled_runs_is_exactly_once(
     emulator.queue_outcomes(
         task_id, [{"status": "failed", "message": "nightly broke"}, {"status": "success"}]
     )
-    failed_run = emulator.trigger_scheduled_run(task_id)
+    # A scheduler runs a task only for times after its latestCompleted (its creation, to
+    # the second): a run "now" may fall in the same second when Ready comes fast.
+    created = kube.get("kapacitortask", "nightly") or {}
+    first = parse_time(status(created)["latestCompleted"]) + timedelta(seconds=1)
+    failed_run = emulator.trigger_scheduled_run(task_id, first.isoformat().replace("+00:00", "Z"))
     name = f"nightly-retry-{failed_run['id']}"
     st = status(finished(kube, name))
     assert (st["phase"], st["triggeredBy"]) == ("Succeeded", "schedule")
