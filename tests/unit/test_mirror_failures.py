@@ -14,7 +14,7 @@ from kapacitor_operator.kapacitor.errors import (
 from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.desired import DesiredStateError
 from kapacitor_operator.reconcile.mirror.failures import classify
-from kapacitor_operator.reconcile.task_status import status_deleting
+from kapacitor_operator.reconcile.mirror.status import mark_deleting
 
 URL = "http://kapacitor:9092"
 
@@ -68,7 +68,14 @@ def test_a_deletion_that_waits_never_claims_the_task_matches() -> None:
         }
     )
     failure = classify(KapacitorUnavailable("cannot reach", unreachable=True), url=URL, what="task")
-    status = status_deleting(task, reason=failure.reason, message=failure.message, now="t1")
+    status = mark_deleting(
+        task.status,
+        generation=1,
+        what="task ns.t",
+        reason=failure.reason,
+        message=failure.message,
+        now="t1",
+    )
     conds = {x.type: x for x in status.conditions or []}
     assert (conds["Ready"].status, conds["Ready"].reason) == ("False", c.DELETING)
     assert "unreachable" in conds["Ready"].message

@@ -7,8 +7,8 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
-from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick, default_task_id
-from kapacitor_operator.reconcile.mirror.status import mark_deleting, mark_failed, mark_synced
+from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
+from kapacitor_operator.reconcile.mirror.status import mark_synced
 
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
@@ -63,43 +63,3 @@ def _tick_readiness(server: TickTask, desired: DesiredTick | DesiredFlux) -> tup
         return True, c.EXECUTING, "Task is defined and executing."
     detail = server.error or "Kapacitor reports the task as enabled but not executing."
     return False, c.NOT_EXECUTING, detail
-
-
-def status_failed(
-    task: KapacitorTask,
-    *,
-    reason: str,
-    message: str,
-    now: str,
-    stalled: bool,
-    url: str | None = None,
-    desired_hash: str | None = None,
-    ready_when_transient: c.Status = "Unknown",
-) -> KapacitorTaskStatus:
-    """Status after a reconcile that could not make Kapacitor match (see mark_failed)."""
-    return mark_failed(
-        _copy(task.status),
-        generation=task.generation,
-        reason=reason,
-        message=message,
-        now=now,
-        stalled=stalled,
-        url=url,
-        desired_hash=desired_hash,
-        ready_when_transient=ready_when_transient,
-    )
-
-
-def status_deleting(
-    task: KapacitorTask, *, reason: str, message: str, now: str
-) -> KapacitorTaskStatus:
-    """Status while a deletion waits for Kapacitor (see mark_deleting)."""
-    ident = task.spec.taskID or default_task_id(task.namespace, task.name)
-    return mark_deleting(
-        _copy(task.status),
-        generation=task.generation,
-        what=f"task {ident}",
-        reason=reason,
-        message=message,
-        now=now,
-    )
