@@ -24,6 +24,11 @@ class Counters:
     kapacitor_requests: str
     #: Label of the Kapacitor request counter that holds the HTTP method, if any.
     method_label: str | None = None
+    #: A controller that does not reconcile settled objects on start-up (the operator's
+    #: work-queue controller) is caught up once it got a watch event for each object
+    #: (`seen`) and has nothing queued or in progress (`pending`).
+    seen: str | None = None
+    pending: str | None = None
 
 
 class BenchController(OperatorProcess):
@@ -70,6 +75,8 @@ class BenchOperator(BenchController):
         ok={"kind": "KapacitorTask", "result": "ok"},
         every={"kind": "KapacitorTask"},
         kapacitor_requests="kapacitor_operator_kapacitor_request_duration_seconds_count",
+        seen="kapacitor_operator_watch_events_total",
+        pending="kapacitor_operator_pending_reconciles",
     )
 
     def __init__(

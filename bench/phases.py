@@ -308,7 +308,7 @@ async def _wait_settled(
         state = (now.ok, now.errors, now.kapacitor_requests, watcher.events)
         if state != last_state:
             last_state, last_change = state, time.monotonic()
-        if reached_n is None and now.ok >= cfg.n:
+        if reached_n is None and now.caught_up(cfg.n):
             reached_n = time.time()
         if reached_n is not None and time.monotonic() - last_change >= cfg.quiet:
             settled = True

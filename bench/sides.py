@@ -141,6 +141,15 @@ class Progress:
     errors: float
     kapacitor_requests: float
     kapacitor_writes: float
+    seen: float = 0.0
+    """Watch events of KapacitorTasks (controllers that export it)."""
+    pending: float | None = None
+    """Reconciles queued or in progress (None: the controller does not say)."""
+
+    def caught_up(self, n: int) -> bool:
+        """N objects handled: N successful reconciles, or (a controller that leaves
+        settled objects alone) a watch event for each and nothing pending."""
+        return self.ok >= n or (self.pending == 0 and self.seen >= n)
 
 
 async def progress(proc: BenchController) -> Progress:
@@ -159,6 +168,8 @@ async def progress(proc: BenchController) -> Progress:
         errors=metric_value(text, c.reconciles, c.every) - ok,
         kapacitor_requests=metric_value(text, c.kapacitor_requests),
         kapacitor_writes=writes,
+        seen=metric_value(text, c.seen, c.every) if c.seen else 0.0,
+        pending=metric_value(text, c.pending, c.every) if c.pending else None,
     )
 
 

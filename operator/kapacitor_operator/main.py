@@ -54,6 +54,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             kube=kube,
         )
         memo.runtime.runs.start()
+        memo.runtime.tasks.start()
+        memo.runtime.drift.start()
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
@@ -71,6 +73,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             # Kapacitor runs in flight finish (and are recorded) before the clients close:
             # a rollout must not fail the runs it interrupts (issue 11).
             await runtime.runs.drain(operator_settings.drain_timeout)
+            await runtime.drift.stop()
+            await runtime.tasks.stop()
             await runtime.pool.aclose()
             await runtime.kube.aclose()
 
@@ -123,8 +127,11 @@ def connection_info(credentials: KubeCredentials) -> kopf.ConnectionInfo:
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
-    """Our own finalizer, kopf's bookkeeping in status.kopf; quiet kopf's own Events."""
-    kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"
+    """kopf's own finalizer, its bookkeeping in status.kopf; quiet kopf's own Events."""
+    # KapacitorTasks carry `<group>/finalizer`, managed by their controller (sync/); kopf's
+    # finalizer (its timers need one) must differ, or kopf would remove ours from every
+    # object its timers do not match.
+    kopf_settings.persistence.finalizer = f"{GROUP}/kopf-finalizer"
     # kopf's own bookkeeping lives in status.kopf, so the write after a handler is one
     # status patch instead of metadata + status (issue 6: latency and bulk figures).
     kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(

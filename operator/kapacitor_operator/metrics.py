@@ -31,6 +31,43 @@ DRIFT_REPAIRS = Counter(
     ["task_type"],
     registry=REGISTRY,
 )
+WATCH_EVENTS = Counter(
+    "kapacitor_operator_watch_events_total",
+    "Watch events received by the controllers of mirrored kinds.",
+    ["kind"],
+    registry=REGISTRY,
+)
+OBJECTS = Gauge(
+    "kapacitor_operator_objects",
+    "Objects of a mirrored kind the controller knows.",
+    ["kind"],
+    registry=REGISTRY,
+)
+PENDING = Gauge(
+    "kapacitor_operator_pending_reconciles",
+    "Objects queued for, or in, a reconcile (delayed retries aside).",
+    ["kind"],
+    registry=REGISTRY,
+)
+DRIFT_PASSES = Counter(
+    "kapacitor_operator_drift_passes_total",
+    "Drift passes (one paged list per Kapacitor server) by result (ok, error).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+DRIFTED = Counter(
+    "kapacitor_operator_drift_enqueued_total",
+    "Objects a drift pass found differing from or missing in Kapacitor.",
+    ["kind"],
+    registry=REGISTRY,
+)
+UNMANAGED = Gauge(
+    "kapacitor_operator_unmanaged_objects",
+    "Objects found in Kapacitor by the last drift pass that no resource claims, per API "
+    "(tick, flux). Summed over servers.",
+    ["kind", "api"],
+    registry=REGISTRY,
+)
 RUN_ATTEMPTS = Counter(
     "kapacitor_operator_taskrun_attempts_total",
     "Finished TaskRun attempts by backend (kapacitor, job, replay) and end reason.",

@@ -63,6 +63,23 @@ def reconciles_ok(op: OperatorProcess) -> float:
     return 0.0
 
 
+def metric(op: OperatorProcess, name: str) -> float:
+    """A KapacitorTask sample of the operator's metrics (0 when absent)."""
+    for line in op.metrics().splitlines():
+        if line.startswith(f'{name}{{kind="KapacitorTask"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def settled_after_restart(op: OperatorProcess, objects: int) -> bool:
+    """The restarted controller got a watch event for each object and has nothing left
+    to do: every write (and read) it would make has been made."""
+    return (
+        metric(op, "kapacitor_operator_watch_events_total") >= objects
+        and metric(op, "kapacitor_operator_pending_reconciles") == 0
+    )
+
+
 def wait_until(check: Any, timeout: float = 20.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,7 +96,7 @@ def test_kapacitor_down_then_up(
     try:
         kube.apply(task_manifest("patient"))
         obj = kube.wait_condition(
-            "kapacitortask", "patient", "Synced", "False", reason="KapacitorUnavailable"
+            "kapacitortask", "patient", "Synced", "False", reason="KapacitorUnreachable"
         )
         assert condition(obj, "Ready")["status"] == "Unknown"  # type: ignore[index]
     finally:
@@ -96,7 +113,7 @@ def test_delete_survives_kapacitor_being_down(
     emulator.down()
     try:
         kube.delete("kapacitortask", "doomed")
-        kube.wait_event("doomed", "KapacitorUnavailable")
+        kube.wait_event("doomed", "KapacitorUnreachable")
         assert kube.get("kapacitortask", "doomed") is not None, "finalizer must hold"
     finally:
         emulator.up()

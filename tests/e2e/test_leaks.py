@@ -210,7 +210,7 @@ def cases(w: World) -> list[Case]:
             "False",
             "KapacitorURLNotAllowed",
         ),
-        Case("down", conn(w.down_url, "basic"), "Synced", "False", "KapacitorUnavailable"),
+        Case("down", conn(w.down_url, "basic"), "Synced", "False", "KapacitorUnreachable"),
         Case("gone", conn(w.basic_url, "no-such-secret"), "Ready", "False", "SecretNotFound"),
     ]
 

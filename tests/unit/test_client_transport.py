@@ -17,7 +17,12 @@ import httpx
 import pytest
 
 import kapacitor_operator.kapacitor.client as client_module
-from kapacitor_operator.kapacitor.client import BearerAuth, KapacitorClient, default_timeout
+from kapacitor_operator.kapacitor.client import (
+    BearerAuth,
+    KapacitorClient,
+    call_timeout,
+    default_timeout,
+)
 from kapacitor_operator.kapacitor.errors import (
     KapacitorAuthError,
     KapacitorError,
@@ -293,7 +298,6 @@ def _transient() -> dict[str, Callable[[], httpx.Response | Exception]]:
     return {
         "connect error": connect_error,
         "connect timeout": lambda: httpx.ConnectTimeout("timed out"),
-        "read timeout": lambda: httpx.ReadTimeout("timed out"),
         "502": lambda: native_error(502, "bad gateway"),
         "503": lambda: native_error(503, "unavailable"),
         "504": lambda: native_error(504, "gateway timeout"),
@@ -315,12 +319,49 @@ async def test_idempotent_calls_retry_transient_failures(
     assert len(sleeps) == 2
 
 
-@pytest.mark.parametrize("failure", TRANSIENT)
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("timed out"), httpx.WriteTimeout("timed out")],
+    ids=["read timeout", "write timeout"],
+)
+@pytest.mark.parametrize("call", IDEMPOTENT_CALLS)
+async def test_a_hanging_kapacitor_is_reported_after_one_timeout(
+    clients: Callable[..., KapacitorClient], sleeps: list[float], call: str, failure: Exception
+) -> None:
+    # It took the connection and does not answer: asking again only multiplies the wait.
+    server = Server(failure)
+    with pytest.raises(KapacitorUnavailable) as caught:
+        await IDEMPOTENT_CALLS[call](clients(server))
+    assert server.calls == 1
+    assert sleeps == []
+    assert (caught.value.timed_out, caught.value.unreachable) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("timed out")],
+    ids=["connect error", "connect timeout"],
+)
+async def test_no_connection_is_unreachable_not_hanging(
+    clients: Callable[..., KapacitorClient], failure: Exception
+) -> None:
+    with pytest.raises(KapacitorUnavailable) as caught:
+        await clients(Server(failure)).get_task(TASK_ID)
+    assert (caught.value.timed_out, caught.value.unreachable) == (False, True)
+
+
+def test_ordinary_calls_wait_at_most_the_configured_timeout() -> None:
+    assert call_timeout(3.0).as_dict() == {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}
+    assert call_timeout(30.0).connect == 5.0
+
+
+@pytest.mark.parametrize("failure", [*TRANSIENT, "read timeout"])
 @pytest.mark.parametrize("call", WRITE_CALLS)
 async def test_writes_are_never_retried(
     clients: Callable[..., KapacitorClient], sleeps: list[float], call: str, failure: str
 ) -> None:
-    server = Server(TRANSIENT[failure](), httpx.Response(200, json=tick_task()))
+    first = httpx.ReadTimeout("timed out") if failure == "read timeout" else TRANSIENT[failure]()
+    server = Server(first, httpx.Response(200, json=tick_task()))
     with pytest.raises(KapacitorUnavailable):
         await WRITE_CALLS[call](clients(server))
     assert server.calls == 1

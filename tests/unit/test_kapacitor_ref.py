@@ -133,25 +133,20 @@ async def test_template_ref_gives_the_template_id() -> None:
     )
 
 
-async def test_waiting_for_a_named_object_is_not_a_delayed_retry() -> None:
-    """kopf holds an object whose handler is delayed, and would miss the nudge that the
-    named object's handler sends: the wait is an outcome without retry."""
-    from kapacitor_operator.handlers.kapacitortask import reference_outcome
-    from kapacitor_operator.models.resources import parse_kapacitortask
+async def test_waiting_for_a_named_object_needs_the_user_and_no_timer() -> None:
+    """A missing Kapacitor object: Ready False with its own reason; no retry delay of its
+    own (the controller backs off, and the named object's nudge brings the task back)."""
+    from kapacitor_operator.reconcile.mirror.failures import classify
 
-    task = parse_kapacitortask(
-        {
-            "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": 1},
-            "spec": {"type": "stream", "script": "x", "kapacitorRef": {"name": "shared"}},
-        }
-    )
     with pytest.raises(ReferenceProblem) as info:
         await connection_spec(None, REF, "ns", FakeKube({}))
     assert info.value.retry_after is None
     assert not info.value.permanent
-    outcome = reference_outcome(task, info.value, now="t0")
-    assert outcome.retry == "none"
-    ready = c.get_condition(outcome.status.conditions, c.READY)
-    assert ready is not None
-    assert (ready.status, ready.reason) == ("False", c.KAPACITOR_NOT_FOUND)
-    assert [e.reason for e in outcome.events] == [c.KAPACITOR_NOT_FOUND]
+    failure = classify(info.value, url="ref:ns/shared", what="spec")
+    assert (failure.reason, failure.retry, failure.delay) == (
+        c.KAPACITOR_NOT_FOUND,
+        "temporary",
+        None,
+    )
+    assert failure.needs_user
+    assert not failure.stalled

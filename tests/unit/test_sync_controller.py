@@ -234,3 +234,17 @@ async def test_deletion_waits_for_kapacitor_and_says_why_then_lets_go() -> None:
     writes = [c for c in kube.calls if c[0] == "patch_status"]
     assert len(writes) == 1, "while waiting, the status said why"
     await ctl.stop()
+
+
+async def test_when_the_holder_goes_the_next_claimant_takes_over() -> None:
+    kube, kind = FakeKube(), Kind()
+    kube.put("widgets", widget("young", "2026-01-02T00:00:00Z"))
+    kube.put("widgets", widget("old", "2026-01-01T00:00:00Z"))
+    ctl = await controller_for(kube, kind)
+    ctl.on_event(None, kube.get("widgets", NS, "young") or {})
+    await until(lambda: kind.seen and ctl.queue.idle)
+    assert kind.seen == [("reconcile", (NS, "old"))]
+    ctl.on_event("DELETED", kube.get("widgets", NS, "old") or {})
+    await until(lambda: len(kind.seen) == 2 and ctl.queue.idle)
+    assert kind.seen[1] == ("reconcile", None)
+    await ctl.stop()

@@ -4,17 +4,17 @@ or sent for a URL outside the operator's allow-list."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
-from kapacitor_operator.handlers.kapacitortask import reconcile
 from kapacitor_operator.k8s.errors import KubeForbidden
 from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.connection import FORBIDDEN_RETRY, REFERENCE_RETRY
+from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
+from kapacitor_operator.reconcile.task_mirror import TaskMirror
 
 SETTINGS = Settings(kapacitor_url="http://kapacitor.monitoring:9092")
 PEM = "-----BEGIN CERTIFICATE-----\nY2FuYXJ5LWNh\n-----END CERTIFICATE-----\n"
@@ -56,12 +56,13 @@ def task(kapacitor: dict[str, Any] | None = None, **spec: Any) -> Any:
     }
     if kapacitor is not None:
         body["spec"]["kapacitor"] = kapacitor
-    return parse_kapacitortask(body)
+    parse_kapacitortask(body)  # valid
+    return body
 
 
 async def run(resource: Any, kube: Kube, pool: Pool | None = None) -> Any:
-    runtime = SimpleNamespace(settings=SETTINGS, kube=kube, pool=pool or Pool())
-    return await reconcile(resource, runtime, {})  # type: ignore[arg-type]
+    driver = MirrorDriver(TaskMirror(SETTINGS, kube, pool or Pool()))  # type: ignore[arg-type]
+    return await driver.reconcile(resource, None)
 
 
 def conditions(outcome: Any) -> dict[str, tuple[str, str]]:

@@ -7,6 +7,7 @@ from typing import Any, cast
 import pytest
 
 from kapacitor_operator import conditions as c
+from kapacitor_operator.config import Settings
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
     KapacitorAuthError,
@@ -15,8 +16,9 @@ from kapacitor_operator.kapacitor.errors import (
 )
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
+from kapacitor_operator.reconcile.mirror.driver import Target, run_mirror
 from kapacitor_operator.reconcile.outcome import Outcome
-from kapacitor_operator.reconcile.task_sync import sync_task
+from kapacitor_operator.reconcile.task_mirror import TaskMirror
 from tests.unit.fakes import FakeKapacitor
 
 SCRIPT = "stream|from().measurement('cpu')"
@@ -35,8 +37,11 @@ def make_task(
 
 
 async def sync(fake: FakeKapacitor, task: KapacitorTask) -> Outcome[Any]:
+    """One pass of the shared driver (observe -> decide -> act -> status)."""
     desired = build_desired(task.spec, namespace=task.namespace, name=task.name)
-    return await sync_task(task, desired, cast(KapacitorClient, fake), now="2026-01-01T00:00:00Z")
+    kind = TaskMirror(Settings(), cast(Any, None), cast(Any, None))
+    target = Target(desired, cast(KapacitorClient, fake), fake.base_url, desired.definition_hash)
+    return await run_mirror(kind, task, target, now="2026-01-01T00:00:00Z")
 
 
 def tick_spec(**over: Any) -> dict[str, Any]:

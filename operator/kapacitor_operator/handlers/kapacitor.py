@@ -12,7 +12,7 @@ from kapacitor_operator import GROUP, VERSION, metrics
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers.common import emit, status_dict, utcnow
-from kapacitor_operator.handlers.refs import apply_merged, dependents, nudge, persist_status
+from kapacitor_operator.handlers.refs import apply_merged, dependents, persist_status
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorAuthError, KapacitorError
@@ -22,6 +22,7 @@ from kapacitor_operator.models.resources import KapacitorServer, parse_resource
 from kapacitor_operator.reconcile.connection import ReferenceProblem, resolve_connection
 from kapacitor_operator.reconcile.kapacitor_check import Managed, observe_server, status_for
 from kapacitor_operator.reconcile.outcome import EventNote
+from kapacitor_operator.reconcile.template_users import nudge
 from kapacitor_operator.urls import redact_url
 
 PLURAL = "kapacitors"

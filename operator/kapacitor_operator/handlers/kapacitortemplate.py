@@ -22,7 +22,6 @@ from kapacitor_operator.handlers.refs import (
     REFS_FIELD,
     apply_merged,
     dependents,
-    nudge,
     persist_status,
 )
 from kapacitor_operator.handlers.runtime import Runtime
@@ -54,6 +53,7 @@ from kapacitor_operator.reconcile.template_decide import (
     default_template_id,
 )
 from kapacitor_operator.reconcile.template_sync import failed_outcome, sync_template
+from kapacitor_operator.reconcile.template_users import nudge
 from kapacitor_operator.urls import redact_url
 
 PLURAL = "kapacitortemplates"

@@ -17,9 +17,10 @@ from kapacitor_operator import GROUP, VERSION
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.errors import KubeError
+from kapacitor_operator.reconcile.template_users import (
+    REFS_ANNOTATION,
+)
 
-REFS_ANNOTATION = "kapacitor.operator.dev/refs-changed"
-"""Written by the operator on resources whose kapacitorRef or templateRef target changed."""
 REFS_FIELD = ("metadata", "annotations", REFS_ANNOTATION)
 
 log = logging.getLogger(__name__)
@@ -29,18 +30,6 @@ def _ref(spec: Any, field: str) -> str | None:
     value = (spec or {}).get(field) or {}
     name = value.get("name") if isinstance(value, dict) else None
     return str(name) if name else None
-
-
-async def nudge(kube: KubeAPI, plural: str, namespace: str, names: Any, token: str) -> None:
-    """Write `token` into each dependent's REFS_ANNOTATION (best effort: a dependent that
-    cannot be nudged still retries on its own schedule)."""
-    for name in sorted(set(names)):
-        try:
-            await kube.patch_metadata(
-                namespace, plural, name, {"annotations": {REFS_ANNOTATION: token}}
-            )
-        except KubeError as exc:
-            log.info("could not nudge %s %s/%s: %s", plural, namespace, name, exc)
 
 
 def merge_patch(old: Any, new: Any) -> Any:
@@ -93,18 +82,6 @@ async def persist_status(kube: KubeAPI, plural: str, body: Any, desired: dict[st
         log.info("could not write the status of %s %s: %s", plural, meta.get("name"), exc)
         return False
     return True
-
-
-async def note_template_user(
-    kube: KubeAPI, task: Any, listed: list[str], task_id: str | None, *, gone: bool = False
-) -> None:
-    """Nudge the KapacitorTemplate a task names when the template's list of tasks is
-    out of date (a new task made from it, or one deleted), so its status stays true."""
-    ref = task.spec.templateRef
-    if ref is None or (not gone and (task_id is None or task_id in listed)):
-        return
-    token = f"KapacitorTask/{task.name}@{task_id or 'deleted'}:{task.uid}"
-    await nudge(kube, "kapacitortemplates", task.namespace, [ref.name], token)
 
 
 def dependents(index: Any, key: tuple[str, str]) -> list[str]:

@@ -10,8 +10,14 @@ from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
+from kapacitor_operator.reconcile.task_drift import TaskDrift
+from kapacitor_operator.reconcile.task_mirror import TaskMirror
+from kapacitor_operator.reconcile.template_users import REFS_ANNOTATION
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
+from kapacitor_operator.sync.controller import SyncController
+from kapacitor_operator.sync.drift import DriftScanner
 
 
 @dataclass
@@ -22,6 +28,10 @@ class Runtime:
     pool: ClientPool
     kube: KubeAPI
     runs: RunEngine = field(init=False)
+    tasks: SyncController = field(init=False)
+    """KapacitorTask's controller (work queue, mirror driver)."""
+    drift: DriftScanner = field(init=False)
+    """KapacitorTask's drift detection: one paged list per server per interval."""
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -34,6 +44,17 @@ class Runtime:
                 self.kube,
             )
 
+        self.tasks = SyncController(
+            MirrorDriver(TaskMirror(self.settings, self.kube, self.pool)),
+            self.kube,
+            namespaces=self.settings.namespaces,
+            nudge_annotation=REFS_ANNOTATION,
+        )
+        self.drift = DriftScanner(
+            self.tasks,
+            TaskDrift(self.settings, self.kube, self.pool),
+            interval=self.settings.drift_interval,
+        )
         self.runs = RunEngine(
             EngineDeps(
                 kube=self.kube,

@@ -75,6 +75,13 @@ def default_timeout(read: float = 10.0) -> httpx.Timeout:
     return httpx.Timeout(connect=5.0, read=read, write=10.0, pool=10.0)
 
 
+def call_timeout(seconds: float = 10.0) -> httpx.Timeout:
+    """Ordinary calls (KAPACITOR_TIMEOUT): connecting gets 5 s at most; sending,
+    answering and waiting for a free connection each get `seconds`, so a Kapacitor that
+    accepts connections but never answers is reported within the configured timeout."""
+    return httpx.Timeout(connect=min(5.0, seconds), read=seconds, write=seconds, pool=seconds)
+
+
 class KapacitorClient:
     """Typed calls to one Kapacitor server."""
 
@@ -153,13 +160,21 @@ class KapacitorClient:
                 response = await http.request(method, path, **kwargs)
             except httpx.TimeoutException as exc:
                 self._observe(endpoint, method, "timeout", started)
+                # No connection was made (or none was free): the request never left.
+                never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                # Kapacitor took the request and did not answer within the timeout (it
+                # hangs): asking again would only multiply the wait before anyone is told.
+                hanging = isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout)
                 last = KapacitorUnavailable(
                     f"timed out: {type(exc).__name__}",
                     endpoint=endpoint,
-                    # No connection was made (or none was free): the request never left.
-                    never_sent=isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
+                    never_sent=never_sent,
+                    timed_out=hanging,
+                    unreachable=isinstance(exc, httpx.ConnectTimeout),
                 )
                 last.__cause__ = exc
+                if hanging:
+                    break
                 continue
             except httpx.TransportError as exc:
                 self._observe(endpoint, method, "error", started)
@@ -167,6 +182,9 @@ class KapacitorClient:
                     f"cannot reach Kapacitor: {transport_detail(exc)}",
                     endpoint=endpoint,
                     never_sent=isinstance(exc, httpx.ConnectError),
+                    # A TLS failure reaches the server: it says what to fix instead.
+                    unreachable=isinstance(exc, httpx.ConnectError)
+                    and not _TLS_REASON.search(str(exc)),
                 )
                 last.__cause__ = exc
                 continue

@@ -46,11 +46,17 @@ class KapacitorUnavailable(KapacitorError):
         endpoint: str = "",
         retry_after: float | None = None,
         never_sent: bool = False,
+        timed_out: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, status=status, code=code, endpoint=endpoint)
         self.retry_after = retry_after
         # True when the connection could not be opened: the request cannot have had effect.
         self.never_sent = never_sent
+        # True when Kapacitor accepted the connection but did not answer in time (hanging).
+        self.timed_out = timed_out
+        # True when no connection could be opened at all (refused, no route, DNS).
+        self.unreachable = unreachable
 
 
 class KapacitorRejected(KapacitorError):

@@ -13,6 +13,7 @@ from kapacitor_operator.kapacitor.client import (
     BearerAuth,
     KapacitorClient,
     Observer,
+    call_timeout,
     default_timeout,
 )
 from kapacitor_operator.kapacitor.scrub import Scrubber, secret_forms
@@ -126,7 +127,7 @@ class ClientPool:
                 "headers": {"User-Agent": "kapacitor-operator"},
             }
             http = httpx.AsyncClient(
-                timeout=default_timeout(self._read_timeout), limits=self._limits, **options
+                timeout=call_timeout(self._read_timeout), limits=self._limits, **options
             )
             run_http = httpx.AsyncClient(
                 timeout=default_timeout(self._read_timeout), limits=RUN_LIMITS, **options

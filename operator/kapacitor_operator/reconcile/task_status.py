@@ -8,35 +8,12 @@ from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.desired import DesiredFlux, DesiredTick
+from kapacitor_operator.reconcile.mirror.status import mark_synced
 from kapacitor_operator.reconcile.task_stats import brief
 
 
 def _copy(prev: KapacitorTaskStatus) -> KapacitorTaskStatus:
     return prev.model_copy(deep=True)
-
-
-class _Conditions:
-    """Condition edits for one status at one moment, for one generation."""
-
-    def __init__(self, st: KapacitorTaskStatus, now: str, generation: int) -> None:
-        self.items = list(st.conditions or [])
-        self.now = now
-        self.generation = generation
-
-    def set(self, type: str, status: c.Status, reason: str, message: str) -> None:
-        self.items = c.set_condition(
-            self.items,
-            type=type,
-            status=status,
-            reason=reason,
-            message=message,
-            now=self.now,
-            generation=self.generation,
-        )
-
-    def drop(self, *types: str) -> None:
-        for type in types:
-            self.items = c.remove_condition(self.items, type)
 
 
 def status_in_sync(
@@ -78,17 +55,7 @@ def status_in_sync(
             ready, reason, message = True, c.ACTIVE, "Flux task is active and scheduled."
         else:
             ready, reason, message = True, c.DISABLED, "Flux task is inactive, as declared."
-    conds = _Conditions(st, now, gen)
-    conds.set(c.READY, "True" if ready else "False", reason, message)
-    conds.set(c.SYNCED, "True", c.SYNCED_OK, f"Kapacitor at {url} matches the spec.")
-    conds.drop(c.RECONCILING)
-    if ready:
-        conds.drop(c.STALLED)
-    else:
-        # Kapacitor holds the task but could not start it: only a person can fix that.
-        conds.set(c.STALLED, "True", reason, message)
-    st.conditions = conds.items
-    return st
+    return mark_synced(st, generation=gen, url=url, now=now, ready=(ready, reason, message))
 
 
 def _tick_readiness(server: TickTask, desired: DesiredTick | DesiredFlux) -> tuple[bool, str, str]:
@@ -98,52 +65,3 @@ def _tick_readiness(server: TickTask, desired: DesiredTick | DesiredFlux) -> tup
         return True, c.EXECUTING, "Task is defined and executing."
     detail = server.error or "Kapacitor reports the task as enabled but not executing."
     return False, c.NOT_EXECUTING, detail
-
-
-def status_failed(
-    task: KapacitorTask,
-    *,
-    reason: str,
-    message: str,
-    now: str,
-    stalled: bool,
-    url: str | None = None,
-    desired_hash: str | None = None,
-    ready_when_transient: c.Status = "Unknown",
-) -> KapacitorTaskStatus:
-    """Status after a reconcile that could not make Kapacitor match.
-
-    Ready stays True when it described this very generation and definition (Kapacitor
-    still holds what was declared; we only failed to re-check); otherwise it becomes
-    False for permanent failures and `ready_when_transient` (Unknown: still trying; False
-    for a missing reference, which needs the user) for transient ones.
-    """
-    st = _copy(task.status)
-    gen = task.generation
-    st.observedGeneration = gen
-    if url is not None:
-        st.kapacitorURL = url
-    ready = c.get_condition(st.conditions, c.READY)
-    still_ready = (
-        ready is not None
-        and ready.status == "True"
-        and ready.observedGeneration == gen
-        and desired_hash is not None
-        and desired_hash == st.definitionHash
-        and not stalled
-    )
-    conds = _Conditions(st, now, gen)
-    if not still_ready:
-        conds.set(c.READY, "False" if stalled else ready_when_transient, reason, message)
-    conds.set(c.SYNCED, "False", reason, message)
-    # kstatus (Flux CD's wait) reads Stalled and Reconciling, not Ready.
-    if stalled:
-        conds.drop(c.RECONCILING)
-        conds.set(c.STALLED, "True", reason, message)
-    elif not still_ready:
-        conds.drop(c.STALLED)
-        conds.set(c.RECONCILING, "True", reason, message)
-    else:
-        conds.drop(c.STALLED, c.RECONCILING)
-    st.conditions = conds.items
-    return st

@@ -1,25 +1,24 @@
-"""Make Kapacitor hold a KapacitorTask as declared, writing only when something differs.
+"""KapacitorTask's observe -> decide -> act (reconcile/mirror): make Kapacitor hold a task
+as declared, writing only when something differs.
 
-Restarts and periodic drift checks cost reads only when Kapacitor already matches.
-TICKscript scripts are compared as stored (`script-format=raw`). Flux scripts are
-rewritten by Kapacitor on PATCH, so Flux drift is a change of the hash of what Kapacitor
-returned after the operator's own last write (`status.serverHash`).
+Restarts and drift passes cost no per-task read when Kapacitor already matches (see
+sync/drift.py). TICKscript scripts are compared as stored (`script-format=raw`). Flux
+scripts are rewritten by Kapacitor on PATCH, so Flux drift is a change of the hash of what
+Kapacitor returned after the operator's own last write (`status.serverHash`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
-    KapacitorAuthError,
-    KapacitorError,
     KapacitorRejected,
     KapacitorUnavailable,
 )
 from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
-from kapacitor_operator.models.kapacitortask import KapacitorTaskStatus
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.desired import (
     DesiredFlux,
@@ -27,139 +26,79 @@ from kapacitor_operator.reconcile.desired import (
     comparable_vars,
     stable_hash,
 )
-from kapacitor_operator.reconcile.outcome import EventNote, Outcome, RetryKind
-from kapacitor_operator.reconcile.task_status import status_failed, status_in_sync
-from kapacitor_operator.reconcile.watchdog import degraded_conditions, flux_health, plan_self_heal
-from kapacitor_operator.timeutil import parse_time
-from kapacitor_operator.urls import redact_url
+from kapacitor_operator.reconcile.mirror.plan import (
+    UNKNOWN,
+    AlreadyExists,
+    Create,
+    Nothing,
+    Plan,
+    Recreate,
+    Unknown,
+    Update,
+)
+from kapacitor_operator.reconcile.outcome import EventNote
 
-AUTH_RETRY_DELAY = 120.0
-
-TaskOutcome = Outcome[KapacitorTaskStatus]
-
-
-class _Writes:
-    """Counts writes and remembers Kapacitor's latest answer."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.notes: list[EventNote] = []
+Desired = DesiredTick | DesiredFlux
+Server = TickTask | FluxTask
 
 
-async def sync_task(
-    task: KapacitorTask, desired: DesiredTick | DesiredFlux, client: KapacitorClient, *, now: str
-) -> TaskOutcome:
-    """Reconcile one KapacitorTask against Kapacitor. Never raises for Kapacitor errors."""
-    writes = _Writes()
-    url = redact_url(client.base_url)
-    heal = None
-    try:
-        if isinstance(desired, DesiredTick):
-            tick = await _sync_tick(task, desired, client, writes)
-            server_hash = None
-            # The watchdog (issue 16): restart a task that stopped executing, if asked to.
-            heal = plan_self_heal(
-                task.spec.selfHeal,
-                task.status.selfHeal,
-                tick,
-                wanted_enabled=desired.enabled,
-                wrote=writes.count > 0,
-                now=parse_time(now),
-            )
-            if heal.restart:
-                tick = await _restart(client, tick, writes)
-            server: TickTask | FluxTask = tick
-        else:
-            server = await _sync_flux(task, desired, client, writes)
-            server_hash = flux_server_hash(server)
-    except KapacitorError as exc:
-        failed = failure_outcome(
-            task, exc, now=now, url=url, desired_hash=desired.definition_hash, writes=writes.count
+@dataclass(frozen=True)
+class Observed:
+    """What Kapacitor holds for a task (None: nothing; UNKNOWN: not looked at), and what
+    looking found worth telling (several Flux tasks with one name)."""
+
+    server: Server | Unknown | None
+    notes: tuple[EventNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class Acted:
+    server: Server
+    writes: int
+
+
+# --- observe ------------------------------------------------------------------------------
+
+
+async def observe(
+    task: KapacitorTask, desired: Desired, client: KapacitorClient, *, fresh: bool = False
+) -> Observed:
+    """Reads only. A TICKscript task never synced is most likely new: it is not looked at
+    (UNKNOWN) unless `fresh` (an optimistic create found it there)."""
+    if isinstance(desired, DesiredTick):
+        never_synced = task.status.definitionHash is None and not desired.template_id
+        if never_synced and not fresh:
+            return Observed(UNKNOWN)
+        return Observed(await client.get_task(desired.task_id))
+    known = task.status.taskID if task.status.taskName else None
+    if known:
+        server = await client.get_flux_task(known)
+        if server is not None:
+            return Observed(server)
+    found = await client.find_flux_tasks(desired.name)
+    if len(found) > 1:
+        found.sort(key=lambda t: (t.created_at, t.id))
+        ids = ", ".join(t.id for t in found)
+        note = EventNote(
+            "Warning",
+            c.DUPLICATES,
+            f"Flux tasks {ids} share the name {desired.name}; managing {found[0].id}.",
         )
-        if heal is not None and heal.restart:
-            failed.status.selfHeal = heal.status  # a restart tried counts against the limit
-            failed.events.extend(heal.events)
-        return failed
-    status = status_in_sync(task, desired, server, url=url, now=now, server_hash=server_hash)
-    events = list(writes.notes)
-    if heal is not None:
-        status.selfHeal = heal.status
-        events.extend(heal.events)
-    if isinstance(server, FluxTask) and isinstance(desired, DesiredFlux):
-        health = flux_health(
-            server,
-            status.recentRuns,
-            parse_time(now),
-            every=task.spec.every or "",
-            cron=task.spec.cron or "",
-        )
-        events.extend(degraded_conditions(status, health, now=now, generation=task.generation))
-    ready = c.get_condition(status.conditions, c.READY)
-    if ready is not None and ready.status == "False":
-        events.append(EventNote("Warning", ready.reason, ready.message))
-    return TaskOutcome(status=status, events=events, writes=writes.count)
+        return Observed(found[0], (note,))
+    return Observed(found[0] if found else None)
 
 
-async def _restart(client: KapacitorClient, server: TickTask, writes: _Writes) -> TickTask:
-    """Disable and re-enable a task (the watchdog's self-heal). A task that fails to start
-    again makes Kapacitor answer 500 but stay enabled: read what it holds then.
-
-    Raises:
-        KapacitorError: Kapacitor could not answer at all.
-    """
-    writes.count += 2
-    await client.patch_task(server.id, {"status": "disabled"})
-    try:
-        return await client.patch_task(server.id, {"status": "enabled"})
-    except KapacitorUnavailable:
-        return await client.get_task(server.id) or server
+# --- decide (pure) ------------------------------------------------------------------------
 
 
-def failure_outcome(
-    task: KapacitorTask,
-    exc: KapacitorError,
-    *,
-    now: str,
-    url: str,
-    desired_hash: str | None,
-    writes: int = 0,
-) -> TaskOutcome:
-    """Status, Event and retry hint for a Kapacitor error."""
-    retry: RetryKind
-    delay: float | None
-    if isinstance(exc, KapacitorAuthError):
-        reason, retry, delay, stalled = c.UNAUTHORIZED, "temporary", AUTH_RETRY_DELAY, False
-        message = f"Kapacitor at {url} refused the credentials: {exc.message}"
-    elif isinstance(exc, KapacitorRejected):
-        reason, retry, delay, stalled = c.REJECTED, "permanent", None, True
-        message = f"Kapacitor rejected the task: {exc.message}"
-    elif isinstance(exc, KapacitorUnavailable):
-        reason, retry, stalled = c.UNAVAILABLE, "temporary", False
-        delay = exc.retry_after
-        message = f"Kapacitor at {url} is unavailable: {exc}"
-    else:
-        reason, retry, delay, stalled = c.UNAVAILABLE, "temporary", None, False
-        message = f"Kapacitor at {url} failed: {exc}"
-    status = status_failed(
-        task,
-        reason=reason,
-        message=message,
-        now=now,
-        stalled=stalled,
-        url=url,
-        desired_hash=desired_hash,
-    )
-    return TaskOutcome(
-        status=status,
-        events=[EventNote("Warning", reason, message)],
-        retry=retry,
-        delay=delay,
-        message=message,
-        writes=writes,
-    )
-
-
-# --- TICKscript -------------------------------------------------------------------------
+def decide(task: KapacitorTask, desired: Desired, observed: Server | Unknown | None) -> Plan:
+    """What to write so Kapacitor holds the task as declared; `drift` says what changed
+    behind the operator's back (the spec did not change since the last sync)."""
+    if isinstance(desired, DesiredTick):
+        assert not isinstance(observed, FluxTask)
+        return decide_tick(task, desired, observed)
+    assert not isinstance(observed, TickTask | Unknown)
+    return decide_flux(task, desired, observed)
 
 
 def tick_differences(server: TickTask, desired: DesiredTick) -> dict[str, Any]:
@@ -185,66 +124,8 @@ def _needs_recreate(server: TickTask, desired: DesiredTick) -> bool:
     )
 
 
-async def _sync_tick(
-    task: KapacitorTask, desired: DesiredTick, client: KapacitorClient, writes: _Writes
-) -> TickTask:
-    if task.status.definitionHash is None and not desired.template_id:
-        # Never synced: most likely new. POST at once; only an existing task costs the
-        # usual read + compare (issue 6: apply-to-Ready latency).
-        try:
-            return await _create_tick(desired, client, writes)
-        except KapacitorRejected as exc:
-            if "already exists" not in exc.message:
-                raise
-            writes.count -= 1
-    server = await client.get_task(desired.task_id)
-    spec_changed = task.status.definitionHash != desired.definition_hash
-    if server is None:
-        if task.status.definitionHash is not None and not spec_changed:
-            writes.notes.append(
-                EventNote(
-                    "Warning",
-                    c.DRIFT_REPAIRED,
-                    f"Task {desired.task_id} was deleted in Kapacitor; recreated.",
-                )
-            )
-        return await _create_tick(desired, client, writes)
-    changes = tick_differences(server, desired)
-    if changes and _needs_recreate(server, desired):
-        writes.count += 1
-        await client.delete_task(desired.task_id)
-        return await _create_tick(desired, client, writes)
-    if changes:
-        if not spec_changed and task.status.definitionHash is not None:
-            fields = ", ".join(sorted(changes))
-            writes.notes.append(
-                EventNote(
-                    "Warning",
-                    c.DRIFT_REPAIRED,
-                    f"Kapacitor's copy differed ({fields}); restored the spec.",
-                )
-            )
-        writes.count += 1
-        server = await client.patch_task(desired.task_id, changes)
-        if server.enabled and desired.enabled:
-            # Kapacitor keeps running the old pipeline after a definition change: reload it
-            # the way `kapacitor define` does.
-            writes.count += 2
-            await client.patch_task(desired.task_id, {"status": "disabled"})
-            server = await client.patch_task(desired.task_id, {"status": "enabled"})
-    if server.enabled != desired.enabled:
-        _note_status_drift(task, desired, writes, server.status)
-        writes.count += 1
-        server = await client.patch_task(
-            desired.task_id, {"status": "enabled" if desired.enabled else "disabled"}
-        )
-    return server
-
-
-def _note_status_drift(
-    task: KapacitorTask, desired: DesiredTick | DesiredFlux, writes: _Writes, found: str
-) -> None:
-    """An Event when the task's status was changed in Kapacitor, not by a spec change."""
+def _status_drift(task: KapacitorTask, desired: Desired, found: str) -> str:
+    """The task's status was changed in Kapacitor, not by a spec change."""
     previous = c.get_condition(task.status.conditions, c.READY)
     if (
         task.status.definitionHash == desired.definition_hash
@@ -253,21 +134,117 @@ def _note_status_drift(
         and task.status.status
         and task.status.status != found
     ):
-        writes.notes.append(
-            EventNote(
-                "Warning",
-                c.DRIFT_REPAIRED,
-                f"Task was set {found} in Kapacitor; restored "
-                f"{'enabled' if desired.enabled else 'disabled'}.",
-            )
+        wanted = "enabled" if desired.enabled else "disabled"
+        return f"Task was set {found} in Kapacitor; restored {wanted}."
+    return ""
+
+
+def decide_tick(
+    task: KapacitorTask, desired: DesiredTick, server: TickTask | Unknown | None
+) -> Plan:
+    if isinstance(server, Unknown):
+        return Create()
+    synced = task.status.definitionHash is not None
+    spec_changed = task.status.definitionHash != desired.definition_hash
+    if server is None:
+        drift = f"Task {desired.task_id} was deleted in Kapacitor; recreated."
+        return Create(drift=drift if synced and not spec_changed else "")
+    changes = tick_differences(server, desired)
+    if changes and _needs_recreate(server, desired):
+        return Recreate()
+    drift = ""
+    if changes and synced and not spec_changed:
+        drift = f"Kapacitor's copy differed ({', '.join(sorted(changes))}); restored the spec."
+    if server.enabled != desired.enabled:
+        status_drift = _status_drift(task, desired, server.status)
+        drift = f"{drift} {status_drift}".strip()
+        changes["status"] = "enabled" if desired.enabled else "disabled"
+    return Update(changes, drift=drift) if changes else Nothing()
+
+
+def decide_flux(task: KapacitorTask, desired: DesiredFlux, server: FluxTask | None) -> Plan:
+    spec_changed = task.status.definitionHash != desired.definition_hash
+    if server is None:
+        drift = f"Flux task {desired.name} was deleted in Kapacitor; recreated."
+        synced = task.status.serverHash is not None
+        return Create(drift=drift if synced and not spec_changed else "")
+    known = task.status.serverHash
+    if known is None:
+        differs = server.flux != desired.flux or server.description != desired.description
+    else:
+        differs = spec_changed or flux_server_hash(server) != known
+    changes: dict[str, Any] = {}
+    drift = ""
+    if differs:
+        if not spec_changed and known is not None:
+            drift = f"Flux task {server.id} was changed in Kapacitor; restored the spec."
+        changes["flux"] = desired.flux
+        changes["description"] = desired.description
+    if server.active != desired.enabled:
+        drift = f"{drift} {_status_drift(task, desired, server.status)}".strip()
+        changes["status"] = "active" if desired.enabled else "inactive"
+    return Update(changes, drift=drift) if changes else Nothing()
+
+
+# --- act ----------------------------------------------------------------------------------
+
+
+async def act(
+    desired: Desired, plan: Plan, observed: Server | Unknown | None, client: KapacitorClient
+) -> Acted:
+    """Write what the plan says (and nothing else).
+
+    Raises:
+        AlreadyExists: an optimistic create found the task there (observe it and decide).
+        KapacitorError: Kapacitor failed or refused.
+    """
+    if isinstance(desired, DesiredTick):
+        return await _act_tick(desired, plan, observed, client)
+    return await _act_flux(desired, plan, observed, client)
+
+
+async def _act_tick(
+    desired: DesiredTick, plan: Plan, observed: Server | Unknown | None, client: KapacitorClient
+) -> Acted:
+    if isinstance(plan, Create):
+        try:
+            return Acted(await _create_tick(desired, client), 1)
+        except KapacitorRejected as exc:
+            if isinstance(observed, Unknown) and "already exists" in exc.message:
+                raise AlreadyExists(desired.task_id) from exc
+            raise
+    if isinstance(plan, Recreate):
+        await client.delete_task(desired.task_id)
+        return Acted(await _create_tick(desired, client), 2)
+    assert isinstance(observed, TickTask)
+    if isinstance(plan, Nothing):
+        return Acted(observed, 0)
+    assert isinstance(plan, Update)
+    changes = {k: v for k, v in plan.changes.items() if k != "status"}
+    server, writes = observed, 0
+    if changes:
+        writes += 1
+        server = await client.patch_task(desired.task_id, changes)
+        if server.enabled and desired.enabled:
+            # Kapacitor keeps running the old pipeline after a definition change: reload it
+            # the way `kapacitor define` does.
+            writes += 2
+            await client.patch_task(desired.task_id, {"status": "disabled"})
+            server = await client.patch_task(desired.task_id, {"status": "enabled"})
+    if server.enabled != desired.enabled:
+        writes += 1
+        server = await client.patch_task(
+            desired.task_id, {"status": "enabled" if desired.enabled else "disabled"}
         )
+    return Acted(server, writes)
 
 
-async def _create_tick(desired: DesiredTick, client: KapacitorClient, writes: _Writes) -> TickTask:
-    writes.count += 1
+async def _create_tick(desired: DesiredTick, client: KapacitorClient) -> TickTask:
     try:
         return await client.create_task(desired.create_body())
-    except KapacitorUnavailable:
+    except KapacitorUnavailable as exc:
+        if exc.timed_out:
+            raise  # Kapacitor hangs: a read-back would only double the wait
         # An enabled task that fails to start answers 500 yet is stored: report its error.
         stored = await client.get_task(desired.task_id)
         if stored is None:
@@ -275,82 +252,22 @@ async def _create_tick(desired: DesiredTick, client: KapacitorClient, writes: _W
         return stored
 
 
-# --- Flux -------------------------------------------------------------------------------
-
-
-def flux_server_hash(server: FluxTask) -> str:
-    """Hash of the definition as Kapacitor holds it (its own formatting included)."""
-    return stable_hash([server.flux, server.description])
-
-
-async def _find_flux(
-    task: KapacitorTask, desired: DesiredFlux, client: KapacitorClient, writes: _Writes
-) -> FluxTask | None:
-    known = task.status.taskID if task.status.taskName else None
-    if known:
-        server = await client.get_flux_task(known)
-        if server is not None:
-            return server
-    found = await client.find_flux_tasks(desired.name)
-    if len(found) > 1:
-        found.sort(key=lambda t: (t.created_at, t.id))
-        ids = ", ".join(t.id for t in found)
-        writes.notes.append(
-            EventNote(
-                "Warning",
-                c.DUPLICATES,
-                f"Flux tasks {ids} share the name {desired.name}; managing {found[0].id}.",
-            )
-        )
-    return found[0] if found else None
-
-
-async def _sync_flux(
-    task: KapacitorTask, desired: DesiredFlux, client: KapacitorClient, writes: _Writes
-) -> FluxTask:
-    server = await _find_flux(task, desired, client, writes)
-    spec_changed = task.status.definitionHash != desired.definition_hash
-    if server is None:
-        if task.status.serverHash is not None and not spec_changed:
-            writes.notes.append(
-                EventNote(
-                    "Warning",
-                    c.DRIFT_REPAIRED,
-                    f"Flux task {desired.name} was deleted in Kapacitor; recreated.",
-                )
-            )
-        writes.count += 1
-        return await client.create_flux_task(
+async def _act_flux(
+    desired: DesiredFlux, plan: Plan, observed: Server | Unknown | None, client: KapacitorClient
+) -> Acted:
+    if isinstance(plan, Create | Recreate):
+        created = await client.create_flux_task(
             desired.flux, active=desired.enabled, description=desired.description
         )
-    current_hash = flux_server_hash(server)
-    known = task.status.serverHash
-    if known is None:
-        differs = server.flux != desired.flux or server.description != desired.description
-    else:
-        differs = spec_changed or current_hash != known
-    changes: dict[str, Any] = {}
-    if differs:
-        if not spec_changed and known is not None:
-            writes.notes.append(
-                EventNote(
-                    "Warning",
-                    c.DRIFT_REPAIRED,
-                    f"Flux task {server.id} was changed in Kapacitor; restored the spec.",
-                )
-            )
-        changes["flux"] = desired.flux
-        changes["description"] = desired.description
-    if server.active != desired.enabled:
-        _note_status_drift(task, desired, writes, server.status)
-        changes["status"] = "active" if desired.enabled else "inactive"
-    if changes:
-        writes.count += 1
-        try:
-            server = await client.patch_flux_task(server.id, changes)
-        except KapacitorUnavailable as exc:
-            raise _flux_syntax_error(exc) or exc from exc
-    return server
+        return Acted(created, 1)
+    assert isinstance(observed, FluxTask)
+    if isinstance(plan, Nothing):
+        return Acted(observed, 0)
+    assert isinstance(plan, Update)
+    try:
+        return Acted(await client.patch_flux_task(observed.id, dict(plan.changes)), 1)
+    except KapacitorUnavailable as exc:
+        raise _flux_syntax_error(exc) or exc from exc
 
 
 def _flux_syntax_error(exc: KapacitorUnavailable) -> KapacitorRejected | None:
@@ -365,3 +282,43 @@ def _flux_syntax_error(exc: KapacitorUnavailable) -> KapacitorRejected | None:
             exc.message, status=exc.status, code=exc.code, endpoint=exc.endpoint
         )
     return None
+
+
+# --- what the server holds, as a hash (drift by list) ------------------------------------
+
+
+def flux_server_hash(server: FluxTask) -> str:
+    """Hash of the definition as Kapacitor holds it (its own formatting included)."""
+    return stable_hash([server.flux, server.description])
+
+
+def tick_server_hash(server: TickTask) -> str:
+    """Hash of what the operator manages of a TICKscript task as Kapacitor holds it
+    (computed alike from a GET and from a page of GET /tasks)."""
+    return stable_hash(
+        [
+            server.template_id,
+            server.script if not server.template_id else "",
+            sorted((d.db, d.rp) for d in server.dbrps),
+            comparable_vars(server.vars),
+            server.status,
+        ]
+    )
+
+
+async def restart(client: KapacitorClient, server: TickTask) -> TickTask:
+    """Disable and re-enable a task (the watchdog's self-heal). A task that fails to start
+    again makes Kapacitor answer 500 but stay enabled: read what it holds then.
+
+    Raises:
+        KapacitorError: Kapacitor could not answer at all.
+    """
+    await client.patch_task(server.id, {"status": "disabled"})
+    try:
+        return await client.patch_task(server.id, {"status": "enabled"})
+    except KapacitorUnavailable:
+        return await client.get_task(server.id) or server
+
+
+def server_hash(server: Server) -> str:
+    return tick_server_hash(server) if isinstance(server, TickTask) else flux_server_hash(server)

@@ -80,9 +80,14 @@ class Finalized:
 class SyncKind(Protocol):
     """What the controller needs from a kind."""
 
-    kind: str
-    plural: str
-    finalizer: str
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def plural(self) -> str: ...
+
+    @property
+    def finalizer(self) -> str: ...
 
     def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
         """The Kapacitor object this resource claims (None: claims nothing)."""
@@ -104,17 +109,19 @@ def key_of(body: Mapping[str, Any]) -> Key:
 
 
 def settled(body: Mapping[str, Any]) -> bool:
-    """The spec was handled and the last reconcile reached Kapacitor: nothing to do."""
+    """The spec was handled and the last reconcile reached Kapacitor (or failed in a way
+    only a change of the spec can fix: Stalled): nothing to do."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
     generation = meta.get("generation")
     if status.get("observedGeneration") != generation:
         return False
-    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
-    return (
-        synced is not None
-        and synced.get("status") == "True"
-        and synced.get("observedGeneration") == generation
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    return any(
+        (cond := conditions.get(kind)) is not None
+        and cond.get("status") == "True"
+        and cond.get("observedGeneration") == generation
+        for kind in ("Synced", "Stalled")
     )
 
 
@@ -133,6 +140,16 @@ class SyncController:
     failures: dict[Key, int] = field(default_factory=dict)
     primed: asyncio.Event = field(default_factory=asyncio.Event)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    watched: set[Key] = field(default_factory=set)
+    """Keys whose watch events this replica receives: a standby's watches are paused by
+    kopf peering, so it knows objects only from priming and drift leaves them alone."""
+    forced: set[Key] = field(default_factory=set)
+    nudge_annotation: str | None = None
+    """An annotation other objects write to say something this object names changed
+    (reconcile/template_users.py): a new value makes even a settled object work."""
+    """Keys drift detection asked for: worked on even when settled."""
+    written: dict[Key, str] = field(default_factory=dict)
+    """resourceVersion of each object's last status write: its watch event is our echo."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     # --- events --------------------------------------------------------------------------
@@ -140,16 +157,43 @@ class SyncController:
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of the kind."""
         key = key_of(body)
+        metrics.WATCH_EVENTS.labels(self.kind.kind).inc()
         if event_type == "DELETED":
             self.bodies.pop(key, None)
+            self.written.pop(key, None)
+            self.forced.discard(key)
+            self.watched.discard(key)
+            claim = self.claims.by_key.get(key)
             self.claims.release(key)
             self.queue.forget(key)
             self.failures.pop(key, None)
+            # The next oldest claimant (told Conflict so far) takes over.
+            heir = self.claims.holder(claim)
+            if heir is not None:
+                self.enqueue(heir)
             return
+        before = self.bodies.get(key)
         self.bodies[key] = copy.deepcopy(dict(body))
+        self.watched.add(key)
+        if before is not None and self._nudged(before, body):
+            self.forced.add(key)
         self._claim(key, body)
-        if self.needs_work(body):
+        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        if version and self.written.pop(key, None) == version:
+            return  # the echo of our own status write: the reconcile that wrote it decided
+        if self.needs_work(body) or key in self.forced:
             self.queue.add(key)
+
+    def _nudged(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+        if self.nudge_annotation is None:
+            return False
+
+        def token(body: Mapping[str, Any]) -> str | None:
+            annotations = (body.get("metadata") or {}).get("annotations") or {}
+            value = annotations.get(self.nudge_annotation)
+            return None if value is None else str(value)
+
+        return token(before) != token(after)
 
     def _claim(self, key: Key, body: Mapping[str, Any]) -> None:
         claim = self.kind.claim(body)
@@ -164,8 +208,10 @@ class SyncController:
         return self.kind.finalizer not in finalizers or not settled(body)
 
     def enqueue(self, key: Key) -> None:
-        """Reconcile `key` (drift detection found it differs from Kapacitor)."""
+        """Reconcile `key` even if settled (drift detection found it differs from
+        Kapacitor)."""
         if key in self.bodies:
+            self.forced.add(key)
             self.queue.add(key)
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -174,6 +220,8 @@ class SyncController:
     # --- running -------------------------------------------------------------------------
 
     def start(self) -> None:
+        metrics.OBJECTS.labels(self.kind.kind).set_function(lambda: len(self.bodies))
+        metrics.PENDING.labels(self.kind.kind).set_function(lambda: self.queue.pending)
         self._tasks.append(asyncio.create_task(self._prime(), name=f"{self.kind.plural} prime"))
         for index in range(self.workers):
             name = f"{self.kind.plural} worker {index}"
@@ -233,6 +281,10 @@ class SyncController:
         body = self.bodies.get(key)
         if body is None:
             return
+        forced = key in self.forced
+        self.forced.discard(key)
+        if not forced and not self.needs_work(body):
+            return  # settled meanwhile (e.g. by the run that made the key dirty)
         uid = str((body.get("metadata") or {}).get("uid", ""))
         async with self.lock(uid):
             if (body.get("metadata") or {}).get("deletionTimestamp"):
@@ -279,6 +331,9 @@ class SyncController:
                 return
             if written is not None:
                 self.bodies[key] = written
+                version = (written.get("metadata") or {}).get("resourceVersion")
+                if version:
+                    self.written[key] = str(version)
         self._emit(body, outcome.events)
         if outcome.retry == "temporary":
             self._retry(key, outcome.delay)

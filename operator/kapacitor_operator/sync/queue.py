@@ -104,6 +104,11 @@ class WorkQueue(Generic[K]):
         self._changed.set()
 
     @property
+    def pending(self) -> int:
+        """Keys queued or being worked on (delayed keys aside)."""
+        return len(self._ready) + len(self._active)
+
+    @property
     def idle(self) -> bool:
         """Nothing queued, nothing being worked on (timers may be pending)."""
         return not self._ready and not self._active

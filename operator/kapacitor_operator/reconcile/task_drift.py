@@ -1,0 +1,155 @@
+"""KapacitorTask's side of drift detection by server (sync/drift.py): list every
+TICKscript and Flux task of a server in pages, and compare each listed task with what its
+resource's status says Kapacitor held after the operator's last write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapacitor_operator.config import Settings
+from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.kapacitor.client import KapacitorClient
+from kapacitor_operator.kapacitor.pool import ClientPool
+from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
+from kapacitor_operator.models.kapacitortask import TaskStats
+from kapacitor_operator.models.resources import parse_kapacitortask
+from kapacitor_operator.reconcile.desired import build_desired
+from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.task_mirror import claim_key
+from kapacitor_operator.reconcile.task_stats import summarize
+from kapacitor_operator.reconcile.task_sync import flux_server_hash, tick_server_hash
+
+PAGE = 500
+"""Tasks per list request (Kapacitor's Flux API allows at most 500)."""
+TICK_FIELDS = [
+    "template-id",
+    "type",
+    "dbrps",
+    "script",
+    "vars",
+    "status",
+    "executing",
+    "error",
+    "stats",
+]
+"""What drift needs of a TICKscript task (no DOT graph); its stats, for status.stats."""
+
+
+@dataclass
+class Listing:
+    """Every task of one server."""
+
+    tick: dict[str, TickTask] = field(default_factory=dict)
+    flux: dict[str, list[FluxTask]] = field(default_factory=dict)
+
+
+async def list_all(client: KapacitorClient) -> Listing:
+    """Paged lists of TICKscript and Flux tasks.
+
+    Raises:
+        KapacitorError: any failure.
+    """
+    listing = Listing()
+    offset = 0
+    while True:
+        page = await client.list_tasks(fields=TICK_FIELDS, offset=offset, limit=PAGE)
+        listing.tick.update((t.id, t) for t in page)
+        if len(page) < PAGE:
+            break
+        offset += PAGE
+    after: str | None = None
+    while True:
+        flux = await client.list_flux_tasks(after=after, limit=PAGE)
+        for task in flux.tasks:
+            listing.flux.setdefault(task.name, []).append(task)
+        if flux.next_after is None:
+            break
+        after = flux.next_after
+    return listing
+
+
+def stats_moved(tick: TickTask, shown: TaskStats | None) -> bool:
+    """Kapacitor's counts differ from those status.stats shows (read again, then)."""
+    counts = summarize(tick.stats)
+    if shown is None:
+        return counts is not None
+    return counts != (shown.pointsProcessed, shown.alertsTriggered, shown.errors)
+
+
+@dataclass
+class TaskDrift:
+    """KapacitorTask's `DriftKind`."""
+
+    settings: Settings
+    kube: KubeAPI
+    pool: ClientPool
+    kind: str = "KapacitorTask"
+
+    def server(self, body: Mapping[str, Any]) -> str | None:
+        meta = body.get("metadata") or {}
+        url, _, _ = claim_key(
+            body.get("spec") or {},
+            str(meta.get("namespace", "")),
+            str(meta.get("name", "")),
+            self.settings.kapacitor_url,
+        )
+        return url
+
+    async def list_server(self, server: str, bodies: list[Mapping[str, Any]]) -> Listing:
+        """Lists with the connection of the first object whose connection resolves."""
+        problem: Exception | None = None
+        for body in bodies:
+            try:
+                task = parse_kapacitortask(body)
+                connection = await resolve_with_ref(
+                    task.spec.kapacitor,
+                    task.spec.kapacitorRef,
+                    task.namespace,
+                    self.settings,
+                    self.kube,
+                )
+                client = self.pool.get(connection)
+            except Exception as exc:  # this object's reconcile reports it
+                problem = exc
+                continue
+            return await list_all(client)
+        raise problem or ValueError(f"no object names {server}")
+
+    async def drifted(self, body: Mapping[str, Any], listing: Listing) -> bool:
+        task = parse_kapacitortask(body)
+        st = task.status
+        if task.spec.scriptFrom is not None:
+            # The script lives in a ConfigMap: a change there is a change of the spec.
+            cm = task.spec.scriptFrom.configMapKeyRef
+            script = await self.kube.configmap_key(task.namespace, cm.name, cm.key)
+            if script is None:
+                return True
+            desired = build_desired(
+                task.spec, namespace=task.namespace, name=task.name, script=script
+            )
+            if desired.definition_hash != st.definitionHash:
+                return True
+        if task.spec.type == "flux":
+            found = {t.id: t for t in listing.flux.get(st.taskName or "", [])}
+            flux = found.get(st.taskID or "")
+            return (
+                flux is None
+                or flux_server_hash(flux) != st.serverHash
+                or flux.status != st.status
+                or (flux.last_run_status or None) != st.lastRunStatus
+            )
+        tick = listing.tick.get(st.taskID or "")
+        return (
+            tick is None
+            or tick_server_hash(tick) != st.serverHash
+            or tick.executing != st.executing
+            or (tick.error or None) != st.error
+            or stats_moved(tick, st.stats)
+        )
+
+    def unmanaged(self, listing: Listing, claimed: set[tuple[str, str]]) -> dict[str, int]:
+        tick = sum(1 for ident in listing.tick if ("tick", ident) not in claimed)
+        flux = sum(len(ts) for name, ts in listing.flux.items() if ("flux", name) not in claimed)
+        return {"tick": tick, "flux": flux}
