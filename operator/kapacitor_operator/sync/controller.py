@@ -141,8 +141,8 @@ class SyncController:
     primed: asyncio.Event = field(default_factory=asyncio.Event)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     watched: set[Key] = field(default_factory=set)
-    """Keys whose watch events this replica receives: a standby's watches are paused by
-    kopf peering, so it knows objects only from priming and drift leaves them alone."""
+    """Keys whose watch events this process received: an object known only from priming
+    is left to drift until its watch event (kopf runs only while this replica leads)."""
     forced: set[Key] = field(default_factory=set)
     nudge_annotation: str | None = None
     """An annotation other objects write to say something this object names changed

@@ -87,7 +87,7 @@ class DriftScanner:
         claims = self.controller.claims
         for key, body in list(self.controller.bodies.items()):
             if key not in self.controller.watched:
-                continue  # a standby replica (kopf peering paused its watches)
+                continue  # known from priming only: its watch event is still to come
             if (body.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             server = self.kind.server(body)
