@@ -59,7 +59,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
  && python3 -c 'import kapacitor_operator.main' \
  && kapacitor-operator version
 USER ${UID}:${UID}
-# kopf liveness (/healthz) and Prometheus metrics (/metrics): OPERATOR_HEALTH_PORT,
+# /healthz, /readyz (liveness, readiness) and Prometheus /metrics: OPERATOR_HEALTH_PORT,
 # OPERATOR_METRICS_PORT.
 EXPOSE 8080 9090
 LABEL org.opencontainers.image.title="kapacitor-operator" \
