@@ -29,7 +29,13 @@ def chart_rules(helm: Helm, directory: Path, namespace: str) -> tuple[list[Any],
     values = {"rbac": {"clusterWide": False}, "watchNamespaces": [namespace]}
     out = helm.run("template", "rel", str(CHART), "-f", str(values_file(directory, values))).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
-    (role,) = [d for d in docs if d["kind"] == "Role"]
+    # The Role of the watched namespace (the other one holds the leader election Lease).
+    (role,) = [
+        d
+        for d in docs
+        if d["kind"] == "Role"
+        and any("kapacitortasks" in r.get("resources", []) for r in d.get("rules") or [])
+    ]
     (observer,) = [d for d in docs if d["kind"] == "ClusterRole"]
     return role["rules"], observer["rules"]
 

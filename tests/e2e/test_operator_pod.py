@@ -97,7 +97,7 @@ def test_operator_pod_passes_its_liveness_probe(
 
     assert wait_until(probed, timeout=probed_for + 5, interval=0.5)
     (status,) = the_pod(control_plane, operator_pod)["status"]["containerStatuses"]
-    assert status["restartCount"] == 0
+    assert status["restartCount"] == 0, status.get("lastState")
     assert status["ready"] is True
     events = control_plane.kubectl(
         "get", "events", "-n", operator_pod.namespace, "-o", "json",
