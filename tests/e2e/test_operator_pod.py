@@ -97,7 +97,11 @@ def test_operator_pod_passes_its_liveness_probe(
 
     assert wait_until(probed, timeout=probed_for + 5, interval=0.5)
     (status,) = the_pod(control_plane, operator_pod)["status"]["containerStatuses"]
-    assert status["restartCount"] == 0, status.get("lastState")
+    if status["restartCount"]:
+        previous = control_plane.kubectl(
+            "logs", "-n", operator_pod.namespace, name, "--previous", "--tail=40", check=False
+        )
+        raise AssertionError(f"restarted: {status.get('lastState')}\n{previous.stdout}")
     assert status["ready"] is True
     events = control_plane.kubectl(
         "get", "events", "-n", operator_pod.namespace, "-o", "json",
