@@ -83,7 +83,13 @@ class HA:
         return [p for p in self.pods() if ready(p)]
 
     def writes(self) -> list[tuple[str, str]]:
-        return [(r["method"], r["path"]) for r in self.emulator.requests() if r["method"] != "GET"]
+        """Writes Kapacitor carried out (a create it refused, as for a task that already
+        exists, changed nothing)."""
+        return [
+            (r["method"], r["path"])
+            for r in self.emulator.requests()
+            if r["method"] != "GET" and int(r.get("status") or 0) < 400
+        ]
 
 
 def pod_of(holder: str, pods: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -111,12 +111,16 @@ class Kind:
     outcomes: list[Outcome[dict[str, Any]]] = field(default_factory=list)
     deletions: list[Finalized] = field(default_factory=list)
     seen: list[tuple[str, Any]] = field(default_factory=list)
+    on_reconcile: Callable[[], Any] | None = None
+    """Runs during a reconcile (the object changing meanwhile, say)."""
 
     def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
         return ("http://k", "tick", str((body.get("spec") or {}).get("id", "")))
 
     async def reconcile(self, body: Mapping[str, Any], holder: Any) -> Outcome[dict[str, Any]]:
         self.seen.append(("reconcile", holder))
+        if self.on_reconcile is not None:
+            self.on_reconcile()
         gen = body["metadata"]["generation"]
         if self.outcomes:
             return self.outcomes.pop(0)
@@ -207,13 +211,26 @@ async def test_temporary_failures_are_retried_after_their_delay() -> None:
     await ctl.stop()
 
 
-async def test_a_status_write_over_a_changed_object_waits_for_its_new_version() -> None:
+async def test_a_conflict_that_left_the_spec_alone_writes_the_status_without_redoing() -> None:
+    kube, kind = FakeKube(), Kind()
+    kube.status_errors = [KubeConflict("modified", status=409)]  # metadata changed meanwhile
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    assert len(kind.seen) == 1, "Kapacitor was not asked twice"
+    await ctl.stop()
+
+
+async def test_a_status_write_over_a_new_generation_waits_for_its_watch_event() -> None:
     kube, kind = FakeKube(), Kind()
     kube.status_errors = [KubeConflict("modified", status=409)]
     ctl = await controller_for(kube, kind)
-    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    body = kube.put("widgets", widget("a"))
+    kind.on_reconcile = lambda: kube.edit_spec("widgets", NS, "a", id="w2")  # a spec change
+    ctl.on_event("ADDED", body)
     await until(lambda: ctl.queue.idle and kind.seen)
     assert (kube.get("widgets", NS, "a") or {}).get("status") is None, "never forced"
+    kind.on_reconcile = None
     ctl.on_event("MODIFIED", kube.get("widgets", NS, "a") or {})  # the change's watch event
     await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
     assert len(kind.seen) == 2

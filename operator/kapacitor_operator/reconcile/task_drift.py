@@ -6,20 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import TaskStats
-from kapacitor_operator.models.resources import parse_kapacitortask
+from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.task_mirror import claim_key
 from kapacitor_operator.reconcile.task_stats import summarize
 from kapacitor_operator.reconcile.task_sync import flux_server_hash, tick_server_hash
+from kapacitor_operator.reconcile.watchdog import flux_health
+from kapacitor_operator.timeutil import parse_time
 
 PAGE = 500
 """Tasks per list request (Kapacitor's Flux API allows at most 500)."""
@@ -76,6 +80,30 @@ def stats_moved(tick: TickTask, shown: TaskStats | None) -> bool:
     if shown is None:
         return counts is not None
     return counts != (shown.pointsProcessed, shown.alertsTriggered, shown.errors)
+
+
+def degraded_flips(task: KapacitorTask, flux: FluxTask) -> bool:
+    """The watchdog's Degraded condition would change (time passes with no success)."""
+    now = datetime.now(UTC)
+    health = flux_health(
+        flux, task.status.recentRuns, now, every=task.spec.every or "", cron=task.spec.cron or ""
+    )
+    shown = c.get_condition(task.status.conditions, c.DEGRADED)
+    return (health.status, health.reason) != (
+        (shown.status, shown.reason) if shown is not None else (None, "")
+    )
+
+
+def heal_due(task: KapacitorTask, tick: TickTask) -> bool:
+    """spec.selfHeal would restart the task now: enabled, not executing, hourly budget left."""
+    policy = task.spec.selfHeal
+    if policy is None or not policy.enabled or not tick.enabled or tick.executing:
+        return False
+    now = datetime.now(UTC)
+    heal = task.status.selfHeal
+    recent = (heal.recent or []) if heal is not None else []
+    within = [t for t in recent if now - parse_time(t) < timedelta(hours=1)]
+    return len(within) < policy.maxPerHour
 
 
 @dataclass
@@ -139,6 +167,7 @@ class TaskDrift:
                 or flux_server_hash(flux) != st.serverHash
                 or flux.status != st.status
                 or (flux.last_run_status or None) != st.lastRunStatus
+                or degraded_flips(task, flux)
             )
         tick = listing.tick.get(st.taskID or "")
         return (
@@ -147,6 +176,7 @@ class TaskDrift:
             or tick.executing != st.executing
             or (tick.error or None) != st.error
             or stats_moved(tick, st.stats)
+            or heal_due(task, tick)
         )
 
     def unmanaged(self, listing: Listing, claimed: set[tuple[str, str]]) -> dict[str, int]:

@@ -54,6 +54,8 @@ class SyncKube(Protocol):
         self, plural: str, namespace: str | None = None
     ) -> list[dict[str, Any]]: ...
 
+    async def get_custom(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None: ...
+
     async def create_event(
         self,
         namespace: str,
@@ -123,6 +125,10 @@ def settled(body: Mapping[str, Any]) -> bool:
         and cond.get("observedGeneration") == generation
         for kind in ("Synced", "Stalled")
     )
+
+
+STATUS_ATTEMPTS = 3
+"""Status writes over a version that changed only in metadata or other status fields."""
 
 
 @dataclass
@@ -311,8 +317,18 @@ class SyncController:
         if finalizer is not None:
             try:
                 version = await finalizer or version
-            except (KubeNotFound, KubeConflict):
-                return  # gone or changed: its watch event brings the key back
+            except KubeNotFound:
+                return  # gone: nothing to record
+            except KubeConflict:
+                # Changed meanwhile (another writer's metadata, say): what Kapacitor was
+                # told still holds for this generation, so record it rather than do it again.
+                fresh = await self._same_generation(key, body)
+                if fresh is None:
+                    return  # the spec changed or the object goes: its watch event brings it back
+                try:
+                    version = await self._add_finalizer(key, fresh) or version
+                except (KubeNotFound, KubeConflict):
+                    return
         result = {"none": "ok", "temporary": "temporary_error", "permanent": "permanent_error"}
         metrics.RECONCILES.labels(self.kind.kind, result[outcome.retry]).inc()
         if outcome.writes:
@@ -320,11 +336,9 @@ class SyncController:
         patch = status_patch(body.get("status") or {}, self.kind.status_dict(outcome))
         if patch:
             try:
-                written = await self.kube.patch_status(
-                    ns, self.kind.plural, name, patch, resource_version=version
-                )
+                written = await self._patch_status(key, body, patch, version)
             except KubeConflict:
-                return  # it changed meanwhile: its watch event brings the key back
+                return  # the spec changed meanwhile: its watch event brings the key back
             except KubeError as exc:
                 log.warning("%s %s/%s: status not written: %s", self.kind.kind, ns, name, exc)
                 self._retry(key, None)
@@ -339,6 +353,41 @@ class SyncController:
             self._retry(key, outcome.delay)
         else:
             self.failures.pop(key, None)
+
+    async def _same_generation(self, key: Key, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The object as it is now, if it still has the generation `body` had and is not
+        being deleted; else None."""
+        fresh = await self.kube.get_custom(key[0], self.kind.plural, key[1])
+        if fresh is None:
+            return None
+        meta, old = fresh.get("metadata") or {}, body.get("metadata") or {}
+        if meta.get("generation") != old.get("generation") or meta.get("deletionTimestamp"):
+            return None
+        return fresh
+
+    async def _patch_status(
+        self, key: Key, body: Mapping[str, Any], patch: dict[str, Any], version: str | None
+    ) -> dict[str, Any] | None:
+        """Write the reconcile's status changes over the version read. A conflict from a
+        change that left the generation alone (metadata, another status field) is not a
+        reason to reconcile again: the same changes go over the new version.
+
+        Raises:
+            KubeConflict: the spec changed (or kept changing); KubeError: any other failure.
+        """
+        for _ in range(STATUS_ATTEMPTS - 1):
+            try:
+                return await self.kube.patch_status(
+                    key[0], self.kind.plural, key[1], patch, resource_version=version
+                )
+            except KubeConflict:
+                fresh = await self._same_generation(key, body)
+                if fresh is None:
+                    raise
+                version = str((fresh.get("metadata") or {}).get("resourceVersion") or "") or None
+        return await self.kube.patch_status(
+            key[0], self.kind.plural, key[1], patch, resource_version=version
+        )
 
     async def _add_finalizer(self, key: Key, body: Mapping[str, Any]) -> str | None:
         """Add our finalizer; returns the new resourceVersion.
