@@ -196,3 +196,47 @@ async def test_one_list_per_server_queues_only_what_drifted() -> None:
     assert scanner.unmanaged_counts == {"http://k": {"tick": 1}}
     await ctl.stop()
     await asyncio.sleep(0)
+
+
+def test_drift_passes_bring_back_what_the_watchdog_and_stats_need() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kapacitor_operator.kapacitor.schemas import TickTask
+    from kapacitor_operator.models.kapacitortask import TaskStats
+    from kapacitor_operator.models.resources import parse_kapacitortask
+    from kapacitor_operator.reconcile.task_drift import heal_due, stats_moved
+    from kapacitor_operator.timeutil import format_time
+
+    stopped = TickTask.model_validate({"id": "t", "status": "enabled", "executing": False})
+    running = TickTask.model_validate({"id": "t", "status": "enabled", "executing": True})
+    recent = format_time(datetime.now(UTC) - timedelta(minutes=5))
+    old = format_time(datetime.now(UTC) - timedelta(hours=2))
+
+    def task(heal: dict[str, Any] | None, restarts: list[str]) -> Any:
+        spec: dict[str, Any] = {"type": "stream", "script": "x"}
+        if heal is not None:
+            spec["selfHeal"] = heal
+        status = {"selfHeal": {"restarts": len(restarts), "recent": restarts}} if restarts else {}
+        body = {"metadata": {"namespace": "ns", "name": "t"}, "spec": spec, "status": status}
+        return parse_kapacitortask(body)
+
+    on = {"enabled": True, "maxPerHour": 2}
+    table = [
+        (task(None, []), stopped, False),  # off by default
+        (task(on, []), running, False),
+        (task(on, []), stopped, True),
+        (task(on, [recent]), stopped, True),
+        (task(on, [recent, recent]), stopped, False),  # hourly budget spent
+        (task(on, [old, old]), stopped, True),  # older restarts no longer count
+    ]
+    for resource, tick, due in table:
+        assert heal_due(resource, tick) is due, (resource.spec.selfHeal, tick.executing)
+
+    counted = TickTask.model_validate(
+        {"id": "t", "stats": {"node-stats": {"stream0": {"collected": 5}}}}
+    )
+    shown = TaskStats(pointsProcessed=5, alertsTriggered=0, errors=0)
+    assert not stats_moved(counted, shown)
+    assert stats_moved(counted, None)
+    assert stats_moved(counted, TaskStats(pointsProcessed=4, alertsTriggered=0, errors=0))
+    assert not stats_moved(running, None), "not executing: no stats either side"
