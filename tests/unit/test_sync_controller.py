@@ -265,3 +265,29 @@ async def test_when_the_holder_goes_the_next_claimant_takes_over() -> None:
     await until(lambda: len(kind.seen) == 2 and ctl.queue.idle)
     assert kind.seen[1] == ("reconcile", None)
     await ctl.stop()
+
+
+async def test_a_watch_event_older_than_our_status_write_starts_no_work() -> None:
+    kube, kind = FakeKube(), Kind()
+    ctl = await controller_for(kube, kind)
+    first = kube.put("widgets", widget("a"))
+    ctl.on_event("ADDED", first)
+    await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    await until(lambda: ctl.queue.idle)
+    # The event of the finalizer patch, delivered after our status write: stale.
+    stale = {**first, "metadata": {**first["metadata"], "finalizers": [FINALIZER]}}
+    ctl.on_event("MODIFIED", stale)
+    await until(lambda: ctl.queue.idle)
+    assert len(kind.seen) == 1
+    assert ctl.bodies[(NS, "a")].get("status"), "the newer body is kept"
+    await ctl.stop()
+
+
+def test_only_integer_resource_versions_are_ordered() -> None:
+    from kapacitor_operator.sync.controller import older
+
+    assert older("9", "10")
+    assert not older("10", "10")
+    assert not older("11", "10")
+    assert not older("abc", "10")
+    assert not older("9", None)

@@ -105,6 +105,14 @@ class SyncKind(Protocol):
         """The outcome's status as the object carries it."""
 
 
+def older(version: str, than: str | None) -> bool:
+    """Whether resourceVersion `version` is older than `than`. Kubernetes calls them
+    opaque; etcd's are integers, and only those are compared (else: not older)."""
+    if not than or not version.isdigit() or not than.isdigit():
+        return False
+    return int(version) < int(than)
+
+
 def key_of(body: Mapping[str, Any]) -> Key:
     meta = body.get("metadata") or {}
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
@@ -178,13 +186,17 @@ class SyncController:
             if heir is not None:
                 self.enqueue(heir)
             return
+        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        if older(version, self.written.get(key)):
+            # Watch events come in order: this one predates our last status write, whose
+            # body we hold already (it was written over the version it was computed from).
+            return
         before = self.bodies.get(key)
         self.bodies[key] = copy.deepcopy(dict(body))
         self.watched.add(key)
         if before is not None and self._nudged(before, body):
             self.forced.add(key)
         self._claim(key, body)
-        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         if version and self.written.pop(key, None) == version:
             return  # the echo of our own status write: the reconcile that wrote it decided
         if self.needs_work(body) or key in self.forced:
