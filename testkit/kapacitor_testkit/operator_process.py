@@ -20,6 +20,9 @@ import httpx
 
 from .processes import free_port
 
+PORT_ATTEMPTS = 3
+PORT_TAKEN = "Address already in use"
+
 START_TIMEOUT = 30.0
 
 
@@ -91,6 +94,21 @@ class OperatorProcess:
             RuntimeError: it exited or did not become live in time (with the log tail).
         """
         assert self.process is None, "already running"
+        for attempt in range(PORT_ATTEMPTS):
+            self._spawn()
+            if not wait:
+                return
+            try:
+                self.wait_live()
+                return
+            except RuntimeError:
+                # A port free a moment ago was taken before the child bound it (see
+                # free_port): start again with fresh ports; anything else is the error.
+                if attempt + 1 == PORT_ATTEMPTS or PORT_TAKEN not in self.log_tail():
+                    raise
+                self.stop()
+
+    def _spawn(self) -> None:
         self.starts += 1
         self.health_port, self.metrics_port = free_port(), free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +120,6 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        if wait:
-            self.wait_live()
 
     def wait_live(self, timeout: float = START_TIMEOUT) -> None:
         """Raises:

@@ -132,7 +132,7 @@ def test_operator_pod_reconciles_a_task_as_its_service_account(
     writes = [
         event
         for event in control_plane.audit_events()
-        if event["user"]["username"] == identity
+        if (event.get("user") or {}).get("username") == identity
         and event.get("objectRef", {}).get("resource") == "kapacitortasks"
         and event.get("objectRef", {}).get("namespace") == operator_pod.watched
         and 200 <= event.get("responseStatus", {}).get("code", 0) < 300
