@@ -114,7 +114,11 @@ def test_stream_tasks_count_written_points_and_alerts_fire(server: KapacitordHan
         assert writer.written["cpu"] == batches * len(shape.hosts) * per_host_cpus
 
         def cpu_counted() -> bool:
-            return node_stats(client, cpu_task)["from1"]["collected"] == writer.written["cpu"]
+            # Counted by from() and passed on to the alert node (which counts a moment later).
+            stats = node_stats(client, cpu_task)
+            return stats["from1"]["collected"] == writer.written["cpu"] and alert_node(stats)[
+                "collected"
+            ] == batches * len(shape.hosts)
 
         assert wait_until(cpu_counted, timeout=10.0), node_stats(client, cpu_task)
         stats = node_stats(client, cpu_task)
