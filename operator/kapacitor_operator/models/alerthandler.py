@@ -13,8 +13,10 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from kapacitor_operator.models.common import (
+    AGE_COLUMN,
     DNS_SUBDOMAIN_PATTERN,
     KAPACITOR_ID_PATTERN,
+    READY_COLUMNS,
     KapacitorConnection,
     Model,
     SecretKeyRef,
@@ -246,15 +248,6 @@ def alerthandler_printer_columns() -> list[dict[str, Any]]:
         {"name": "Topic", "type": "string", "jsonPath": ".spec.topic"},
         {"name": "Handler ID", "type": "string", "jsonPath": ".status.handlerID"},
         {"name": "Kind", "type": "string", "jsonPath": ".spec.kind"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {
-            "name": "Reason",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        *READY_COLUMNS,
+        AGE_COLUMN,
     ]

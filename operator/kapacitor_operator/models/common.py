@@ -235,3 +235,25 @@ class LocalObjectRef(Model):
         max_length=253,
         pattern=DNS_SUBDOMAIN_PATTERN,
     )
+
+
+READY_COLUMNS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+    },
+)
+"""Printer columns every kind shows: its Ready condition's status and reason."""
+
+AGE_COLUMN: dict[str, Any] = {
+    "name": "Age",
+    "type": "date",
+    "jsonPath": ".metadata.creationTimestamp",
+}
+"""The last printer column of every kind."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from kapacitor_operator.models.common import KapacitorConnection, Model
+from kapacitor_operator.models.common import AGE_COLUMN, READY_COLUMNS, KapacitorConnection, Model
 from kapacitor_operator.models.status import Condition
 
 
@@ -75,18 +75,9 @@ def kapacitor_printer_columns() -> list[dict[str, Any]]:
     return [
         {"name": "URL", "type": "string", "jsonPath": ".status.kapacitorURL"},
         {"name": "Version", "type": "string", "jsonPath": ".status.version"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {
-            "name": "Reason",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
+        *READY_COLUMNS,
         {"name": "Tasks", "type": "integer", "jsonPath": ".status.tasks.total"},
         {"name": "Unmanaged", "type": "integer", "jsonPath": ".status.tasks.unmanaged"},
         {"name": "Templates", "type": "integer", "jsonPath": ".status.templates.total"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     ]

@@ -7,9 +7,11 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from kapacitor_operator.models.common import (
+    AGE_COLUMN,
     DNS_SUBDOMAIN_PATTERN,
     DURATION_PATTERN,
     KAPACITOR_ID_PATTERN,
+    READY_COLUMNS,
     KapacitorConnection,
     LocalObjectRef,
     Model,
@@ -384,16 +386,7 @@ def kapacitortask_printer_columns() -> list[dict[str, Any]]:
         {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
         {"name": "Task ID", "type": "string", "jsonPath": ".status.taskID"},
         {"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {
-            "name": "Reason",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
+        *READY_COLUMNS,
         {
             "name": "Points",
             "type": "integer",
@@ -413,5 +406,5 @@ def kapacitortask_printer_columns() -> list[dict[str, Any]]:
             "jsonPath": ".status.stats.errors",
             "description": "TICKscript: errors counted by the task's nodes.",
         },
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     ]

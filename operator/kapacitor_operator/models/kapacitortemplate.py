@@ -11,7 +11,9 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from kapacitor_operator.models.common import (
+    AGE_COLUMN,
     KAPACITOR_ID_PATTERN,
+    READY_COLUMNS,
     KapacitorConnection,
     LocalObjectRef,
     Model,
@@ -127,16 +129,7 @@ def kapacitortemplate_printer_columns() -> list[dict[str, Any]]:
     return [
         {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
         {"name": "Template ID", "type": "string", "jsonPath": ".status.templateID"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {
-            "name": "Reason",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
+        *READY_COLUMNS,
         {"name": "Tasks", "type": "string", "jsonPath": ".status.tasks"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     ]
