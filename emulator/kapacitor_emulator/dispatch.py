@@ -37,7 +37,7 @@ from kapacitor_emulator.responses import (
     native_error,
     redirect,
 )
-from kapacitor_emulator.routing import Call, Handler
+from kapacitor_emulator.routing import RECORD_KEY, Call, Handler
 from kapacitor_emulator.state import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ async def handle_api(emu: Emulator, request: web.BaseRequest) -> web.StreamRespo
     record = RequestRecord(request.method, path, query, None, format_rfc3339nano(emu.clock.now()))
     if path.startswith("/kapacitor"):
         emu.state.requests.append(record)
+        request[RECORD_KEY] = record
     faults, faulted = emu.state.faults, _faulted(emu, path)
     try:
         if faulted and faults.latency_ms > 0:

@@ -117,6 +117,7 @@ async def force_run(emu: Emulator, call: Call) -> web.StreamResponse:
         run = queue_manual_run(emu, task, scheduled_for)
     except RunAlreadyQueued as exc:
         raise FluxError("conflict", "failed to force run: run already queued") from exc
+    call.started_run(run.id)
     return await _finish_sync(run, run_json(run), "failed to force run", 201)
 
 
@@ -153,6 +154,7 @@ async def retry_run(emu: Emulator, call: Call) -> web.StreamResponse:
         )
     except RunAlreadyQueued as exc:
         raise FluxError("conflict", "failed to retry run: run already queued") from exc
+    call.started_run(run.id)
     return await _finish_sync(run, run_json(run), "failed to retry run", 200)
 
 

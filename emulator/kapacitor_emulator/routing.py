@@ -13,6 +13,9 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from kapacitor_emulator.core import Emulator
+from kapacitor_emulator.state import RequestRecord
+
+RECORD_KEY = "kapacitor_emulator.record"  # the request's RequestRecord, when it is logged
 
 
 @dataclass
@@ -33,6 +36,12 @@ class Call:
     async def body(self) -> bytes:
         """The whole request body."""
         return await self.request.read()
+
+    def started_run(self, run_id: str) -> None:
+        """Note in the request log that this request started the Flux run ``run_id``."""
+        record = self.request.get(RECORD_KEY)
+        if isinstance(record, RequestRecord):
+            record.run_id = run_id
 
 
 Handler = Callable[[Emulator, Call], Awaitable[web.StreamResponse]]

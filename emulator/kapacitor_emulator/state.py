@@ -180,16 +180,20 @@ class RequestRecord:
     query: str
     status: int | None  # None while in progress, 499 when the client went away
     time: str
+    run_id: str | None = None  # the Flux run this request started, if it started one
 
     def to_json(self) -> dict[str, Any]:
         """The control API's representation."""
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "path": self.path,
             "query": self.query,
             "status": self.status,
             "time": self.time,
         }
+        if self.run_id is not None:
+            out["runID"] = self.run_id
+        return out
 
 
 @dataclass

@@ -245,6 +245,25 @@ def test_client_disconnect_cancels_run(
     assert run["log"][-1]["message"] == "unexpected error from queryd: context canceled"
 
 
+def test_request_log_names_the_run_each_post_started(
+    emulator: EmulatorHandle, api: httpx.Client, wait_for: Poll
+) -> None:
+    task_id = flux_task(api)
+    emulator.queue_outcomes(task_id, [{"durationMs": 10}, {"durationMs": 20_000}])
+    emulator.clear_requests()
+    done = api.post(f"{FLUX}/{task_id}/runs", json={"scheduledFor": iso(datetime.now(UTC))})
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{emulator.base_url}{FLUX}/{task_id}/runs", timeout=0.3)
+    cut = wait_for(lambda: [r for r in runs(api, task_id) if r["status"] == "canceled"])
+    assert api.post(f"{FLUX}/0000000000000001/runs").status_code == 404
+    posts = [r for r in emulator.requests() if r["method"] == "POST"]
+    assert [(r["status"], r.get("runID")) for r in posts] == [
+        (201, done.json()["id"]),
+        (499, cut[0]["id"]),
+        (404, None),
+    ]
+
+
 def test_retry_of_in_flight_run_copies_log(
     emulator: EmulatorHandle, api: httpx.Client, pool: ThreadPoolExecutor, wait_for: Poll
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -48,10 +49,24 @@ def record(api: httpx.Client, recording_id: str, task_id: str, stop: str | None 
     return resp.json()
 
 
-def ended(api: httpx.Client, path: str, wait_for: Wait, timeout: float = 10.0) -> Any:
-    """Poll a recording or replay until it is no longer running; returns it."""
+def ended(
+    api: httpx.Client,
+    path: str,
+    wait_for: Wait,
+    timeout: float = 10.0,
+    poke: Callable[[], None] | None = None,
+) -> Any:
+    """Poll a recording or replay until it is no longer running; returns it.
+
+    ``poke`` runs before each look: a stream recording subscribes to the stream in the
+    background after its POST has answered, so a point that should end it is written
+    until it does (a point after the stop time is never captured, so repeating it adds
+    nothing to the recording).
+    """
 
     def done() -> Any:
+        if poke is not None:
+            poke()
         resp = api.get(path)
         assert resp.status_code in (200, 202), resp.text
         return resp.json() if resp.status_code == 200 else None
@@ -65,8 +80,10 @@ def recorded(api: httpx.Client, uid: str, wait_for: Wait, points: str) -> str:
     """A finished stream recording of ``points`` (measurement ``m<uid>``, milliseconds)."""
     stream_task(api, f"rt-{uid}", f"m{uid}")
     record(api, f"rec-{uid}", f"rt-{uid}")
-    write(api, points + f"\nm{uid} v=99 11000", precision="ms")
-    recording = ended(api, f"{RECORDINGS}/rec-{uid}", wait_for)
+    # Written until the recording ends: the write that ends it is the one it captured
+    # (the points and the point after stop go in one write, so no copy is captured twice).
+    poke = functools.partial(write, api, points + f"\nm{uid} v=99 11000", precision="ms")
+    recording = ended(api, f"{RECORDINGS}/rec-{uid}", wait_for, poke=poke)
     assert recording["status"] == "finished", recording
     return f"rec-{uid}"
 

@@ -7,6 +7,7 @@ happens before InfluxDB would be asked.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import httpx
@@ -39,8 +40,10 @@ def test_stream_recording_captures_matching_writes(
     write(api, f"m{uid} v=4 3", rp="other")
     time.sleep(0.2)
     assert api.get(f"{RECORDINGS}/rec-{uid}").status_code == 202  # all stamped before stop
-    write(api, f"m{uid} v=5 11")  # the first matching point after stop ends it
-    done = ended(api, f"{RECORDINGS}/rec-{uid}", wait_for)
+    # the first matching point after stop ends it
+    done = ended(
+        api, f"{RECORDINGS}/rec-{uid}", wait_for, poke=lambda: write(api, f"m{uid} v=5 11")
+    )
     assert_recording(done, f"rec-{uid}", "stream", "finished")
     assert (done["error"], done["progress"]) == ("", 1)
     assert done["size"] > EMPTY_GZIP
@@ -56,8 +59,8 @@ def test_only_a_matching_point_ends_a_recording(
     write(api, f"m{uid} v=1 11", rp="other")
     time.sleep(0.2)
     assert api.get(f"{RECORDINGS}/rec-{uid}").status_code == 202
-    write(api, f"m{uid} v=1 11")
-    assert ended(api, f"{RECORDINGS}/rec-{uid}", wait_for)["size"] == EMPTY_GZIP
+    poke = functools.partial(write, api, f"m{uid} v=1 11")
+    assert ended(api, f"{RECORDINGS}/rec-{uid}", wait_for, poke=poke)["size"] == EMPTY_GZIP
 
 
 def test_a_recording_without_stop_ends_at_the_first_point(
@@ -65,8 +68,8 @@ def test_a_recording_without_stop_ends_at_the_first_point(
 ) -> None:
     stream_task(api, f"rt-{uid}", f"m{uid}")
     record(api, f"rec-{uid}", f"rt-{uid}", stop=None)
-    write(api, f"m{uid} v=1", precision="n")
-    done = ended(api, f"{RECORDINGS}/rec-{uid}", wait_for)
+    poke = functools.partial(write, api, f"m{uid} v=1", precision="n")
+    done = ended(api, f"{RECORDINGS}/rec-{uid}", wait_for, poke=poke)
     assert (done["status"], done["size"]) == ("finished", EMPTY_GZIP)
 
 
