@@ -16,6 +16,7 @@ import httpx
 
 from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_testkit import ControlPlane
+from kapacitor_testkit.node import Node
 from kapacitor_testkit.node import layout as node_layout
 from kapacitor_testkit.processes import wait_until
 from tests.e2e.helm_fixtures import LIVENESS, OperatorPod
@@ -81,8 +82,28 @@ def test_operator_pod_runs_as_non_root_with_a_read_only_root(
     }
 
 
+def restart_evidence(cp: ControlPlane, node: Node, operator: OperatorPod, name: str) -> str:
+    """What the previous container said, the Pod's Events and the kubelet's lines on the
+    Pod: enough to tell the operator stopping from the node restarting its sandbox."""
+    previous = cp.kubectl(
+        "logs", "-n", operator.namespace, name, "--previous", "--tail=40", check=False
+    ).stdout
+    selector = f"--field-selector=involvedObject.name={name}"
+    listed = cp.kubectl("get", "events", "-n", operator.namespace, "-o", "json", selector)
+    events = json.loads(listed.stdout)["items"]
+    lines = [f"{e.get('lastTimestamp')} {e['reason']}: {e['message']}" for e in events]
+    kubelet = [
+        line
+        for line in node.log_path("kubelet").read_text(errors="replace").splitlines()
+        if name in line
+    ]
+    return "\n".join(
+        ["previous container:", previous, "events:", *lines, "kubelet:", *kubelet[-40:]]
+    )
+
+
 def test_operator_pod_passes_its_liveness_probe(
-    control_plane: ControlPlane, operator_pod: OperatorPod
+    control_plane: ControlPlane, node: Node, operator_pod: OperatorPod
 ) -> None:
     pod = the_pod(control_plane, operator_pod)
     name = pod["metadata"]["name"]
@@ -98,10 +119,8 @@ def test_operator_pod_passes_its_liveness_probe(
     assert wait_until(probed, timeout=probed_for + 5, interval=0.5)
     (status,) = the_pod(control_plane, operator_pod)["status"]["containerStatuses"]
     if status["restartCount"]:
-        previous = control_plane.kubectl(
-            "logs", "-n", operator_pod.namespace, name, "--previous", "--tail=40", check=False
-        )
-        raise AssertionError(f"restarted: {status.get('lastState')}\n{previous.stdout}")
+        evidence = restart_evidence(control_plane, node, operator_pod, name)
+        raise AssertionError(f"restarted: {status.get('lastState')}\n{evidence}")
     assert status["ready"] is True
     events = control_plane.kubectl(
         "get", "events", "-n", operator_pod.namespace, "-o", "json",
