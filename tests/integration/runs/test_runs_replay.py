@@ -7,46 +7,23 @@ fails (an emulator fault) is retried with new IDs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from kapacitor_emulator.process import EmulatorHandle, running_emulator
-from kapacitor_operator.config import Settings
-from kapacitor_operator.kapacitor.pool import ClientPool, Connection
-from kapacitor_operator.runs.engine import RunEngine
-from kapacitor_operator.runs.ports import EngineDeps
+from kapacitor_emulator.process import EmulatorHandle
+from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.timeutil import format_time, parse_time
-from tests.integration.test_runs_api import until
-from tests.unit.fake_kube import FakeKube
+from tests.integration.runs.world import NS, EngineWorld, until
 
-NS = "ns"
 V1 = "/kapacitor/v1"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator("memory") as handle:
-        yield handle
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[ClientPool]:
-    clients = ClientPool()
-    yield clients
-    await clients.aclose()
-
-
-class World:
-    """A fake cluster with one synced stream KapacitorTask on the emulator."""
+class World(EngineWorld):
+    """One synced stream KapacitorTask (``cpu``) in the fake cluster and in Kapacitor."""
 
     def __init__(self, emulator: EmulatorHandle, pool: ClientPool) -> None:
-        self.emulator = emulator
-        self.pool = pool
-        self.kube = FakeKube()
         self.measurement = f"m{uuid.uuid4().hex[:8]}"
         self.task_id = f"rt-{self.measurement}"
         script = f"stream|from().measurement('{self.measurement}')"
@@ -56,45 +33,15 @@ class World:
             "script": script,
         }
         httpx.post(f"{emulator.base_url}{V1}/tasks", json=body).raise_for_status()
-        self.kube.put(
-            "kapacitortasks",
-            {
-                "metadata": {"name": "cpu", "namespace": NS},
-                "spec": {"type": "stream", "script": script, "dbrps": body["dbrps"]},
-                "status": {"taskID": self.task_id},
-            },
-        )
-        self.engine = self.new_engine()
-
-    def new_engine(self) -> RunEngine:
-        async def connection(task: Any) -> Connection:
-            return Connection(url=self.emulator.base_url)
-
-        settings = Settings(kapacitor_url=self.emulator.base_url)
-        deps = EngineDeps(
-            kube=self.kube,
-            clients=self.pool,
-            settings=settings,
-            resolve_connection=connection,
-            jitter=lambda: 0.0,
-        )
-        engine = RunEngine(deps)
-        engine.primed.set()
-        return engine
+        task = {
+            "metadata": {"name": "cpu"},
+            "spec": {"type": "stream", "script": script, "dbrps": body["dbrps"]},
+            "status": {"taskID": self.task_id},
+        }
+        super().__init__(emulator, pool, task)
 
     def create(self, name: str, **spec: Any) -> None:
-        body = {"metadata": {"name": name, "namespace": NS}, "spec": spec}
-        self.engine.on_taskrun(None, self.kube.put("taskruns", body))
-
-    def status(self, name: str) -> dict[str, Any]:
-        obj = self.kube.get("taskruns", NS, name)
-        assert obj is not None
-        result: dict[str, Any] = obj.get("status") or {}
-        return result
-
-    def ended(self, name: str) -> dict[str, Any] | None:
-        st = self.status(name)
-        return st if st.get("phase") in {"Succeeded", "Failed", "Cancelled"} else None
+        self.put_run(name, spec)
 
     def posts(self, path: str) -> int:
         return sum(

@@ -11,37 +11,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from kapacitor_emulator.process import EmulatorHandle, running_emulator
+from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_operator.config import Settings
-from kapacitor_operator.kapacitor.pool import ClientPool, Connection
-from kapacitor_operator.runs.engine import RunEngine
-from kapacitor_operator.runs.ports import EngineDeps
+from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.timeutil import format_time
-from tests.unit.fake_kube import FakeKube
+from tests.integration.runs.world import NS, EngineWorld, until
 
-NS = "ns"
 FLUX = "array.from(rows: [{_value: 1}]) |> yield()\n"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with running_emulator("memory") as handle:
-        yield handle
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[ClientPool]:
-    clients = ClientPool()
-    yield clients
-    await clients.aclose()
 
 
 def flux_task(emulator: EmulatorHandle) -> str:
@@ -55,56 +37,21 @@ def flux_task(emulator: EmulatorHandle) -> str:
     return task_id
 
 
-class World:
-    """A fake cluster with one synced Flux KapacitorTask, an engine, and the emulator."""
+class World(EngineWorld):
+    """One synced Flux KapacitorTask (``job``) in the fake cluster."""
 
     def __init__(self, emulator: EmulatorHandle, pool: ClientPool, **settings: Any) -> None:
-        self.emulator = emulator
-        self.kube = FakeKube()
         self.task_id = flux_task(emulator)
-        self.kube.put(
-            "kapacitortasks",
-            {
-                "metadata": {"name": "job", "namespace": NS},
-                "spec": {"type": "flux", "every": "1h", "flux": FLUX},
-                "status": {"taskID": self.task_id, "taskName": "job"},
-            },
-        )
-        self.pool = pool
-        self.settings = replace(Settings(kapacitor_url=emulator.base_url), **settings)
-        self.engine = self.new_engine()
-
-    def new_engine(self) -> RunEngine:
-        async def connection(task: Any) -> Connection:
-            return Connection(url=self.emulator.base_url)
-
-        deps = EngineDeps(
-            kube=self.kube,
-            clients=self.pool,
-            settings=self.settings,
-            resolve_connection=connection,
-            jitter=lambda: 0.0,
-        )
-        engine = RunEngine(deps)
-        engine.primed.set()  # nothing to read first: the tests feed every TaskRun themselves
-        return engine
+        task = {
+            "metadata": {"name": "job"},
+            "spec": {"type": "flux", "every": "1h", "flux": FLUX},
+            "status": {"taskID": self.task_id, "taskName": "job"},
+        }
+        configured = replace(Settings(kapacitor_url=emulator.base_url), **settings)
+        super().__init__(emulator, pool, task, configured)
 
     def create(self, name: str, **spec: Any) -> None:
-        body = {
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"taskRef": {"name": "job"}, **spec},
-        }
-        self.engine.on_taskrun(None, self.kube.put("taskruns", body))
-
-    def status(self, name: str) -> dict[str, Any]:
-        obj = self.kube.get("taskruns", NS, name)
-        assert obj is not None
-        result: dict[str, Any] = obj.get("status") or {}
-        return result
-
-    def ended(self, name: str) -> dict[str, Any] | None:
-        st = self.status(name)
-        return st if st.get("phase") in {"Succeeded", "Failed", "Cancelled"} else None
+        self.put_run(name, {"taskRef": {"name": "job"}, **spec})
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         resp = httpx.get(
@@ -121,17 +68,6 @@ class World:
             for r in self.emulator.requests()
             if r["method"] == "POST" and r["path"].startswith(prefix)
         ]
-
-
-async def until(check: Callable[[], Any], limit: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while True:
-        result = check()
-        if result:
-            return result
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_concurrent_manual_runs_of_one_task_each_get_their_own_run(
