@@ -32,8 +32,9 @@ stream
         .as('value')
     |alert()
         .crit(lambda: "value" > crit)
-        .log('/tmp/threshold_alert.log')
+        .log('{log_dir}/threshold_alert.log')
 """
+"""The template's script; ``{log_dir}`` is where its alert log goes."""
 
 
 def ensure_template(
@@ -55,11 +56,13 @@ def ensure_template(
         client.patch(path, json={"type": template_type, "script": script}).raise_for_status()
 
 
-def prepare_kapacitor(base_url: str) -> None:
-    """Give a Kapacitor what examples/ expects to find there.
+def prepare_kapacitor(base_url: str, log_dir: str = "/tmp") -> None:
+    """Give a Kapacitor what examples/ expects to find there; the template's alerts are
+    logged under ``log_dir`` (the playground's ``/tmp``; a test's own directory).
 
     Raises:
         httpx.HTTPError: Kapacitor could not be reached or refused a definition.
     """
     with httpx.Client(base_url=base_url, timeout=10.0) as client:
-        ensure_template(client, THRESHOLD_ALERT_ID, THRESHOLD_ALERT)
+        script = THRESHOLD_ALERT.replace("{log_dir}", log_dir)
+        ensure_template(client, THRESHOLD_ALERT_ID, script)

@@ -82,14 +82,16 @@ def test_examples_reach_their_conditions(
     node: Node,
     kapacitord_operator_pod: OperatorPod,
     node_kapacitord: KapacitordHandle,
+    tmp_path: Path,
 ) -> None:
     """On the real kapacitord, through the chart's operator Pod; data flows into the
-    stream examples; 07 retries a real failed run, which this Kapacitor has dropped."""
+    stream examples; 07 retries a real failed run, which this Kapacitor has dropped.
+    The examples' alert logs go to the test's directory, not the machine's /tmp."""
     kube = Kube(control_plane, kapacitord_operator_pod.watched)
     kd = node_kapacitord
     # The examples' Job image; the node has no registry, so its busybox stands in.
     node.alias_image("busybox", "docker.io/library/busybox:1.36")
-    prepare_kapacitor(kd.base_url)
+    prepare_kapacitor(kd.base_url, log_dir=str(tmp_path))
     cpu_alert = f"{kube.ns}-cpu_alert"
     for name in (
         "01-stream-alert.yaml",
@@ -98,7 +100,7 @@ def test_examples_reach_their_conditions(
         "04-flux-every.yaml",
         "05-flux-cron-retry.yaml",
     ):
-        kube.apply(example(name, cpu_alert=cpu_alert))
+        kube.apply(example(name, cpu_alert=cpu_alert, **{"'/tmp/": f"'{tmp_path}/"}))
     for task in ("cpu-alert", "mem-report", "disk-alert", "downsample-cpu", "hourly-rollup"):
         kube.kubectl_wait("kapacitortask", task, "Ready")
     assert kube.get("kapacitortask", "mem-report")["status"]["status"] == "disabled"  # type: ignore[index]

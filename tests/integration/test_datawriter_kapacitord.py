@@ -7,6 +7,7 @@ A missing binary FAILS these tests (never a skip), naming hack/provision-kapacit
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,11 +57,13 @@ def example_spec(name: str) -> dict[str, Any]:
     return spec
 
 
-def define_example_tasks(client: httpx.Client) -> tuple[str, str]:
-    """examples/01 and examples/03 as the operator defines them, enabled."""
+def define_example_tasks(client: httpx.Client, log_dir: Path) -> tuple[str, str]:
+    """examples/01 and examples/03 as the operator defines them, enabled; 01 logs its
+    alerts under ``log_dir`` instead of the playground's /tmp."""
     cpu, disk = example_spec("01-stream-alert.yaml"), example_spec("03-template-task.yaml")
+    cpu_script = cpu["script"].replace("'/tmp/", f"'{log_dir}/")
     bodies = [
-        {"id": "cpu_alert", "dbrps": DBRPS, "script": cpu["script"], "status": "enabled"},
+        {"id": "cpu_alert", "dbrps": DBRPS, "script": cpu_script, "status": "enabled"},
         {
             "id": "disk_alert",
             "template-id": disk["templateID"],
@@ -74,6 +77,13 @@ def define_example_tasks(client: httpx.Client) -> tuple[str, str]:
         assert resp.status_code == 200, resp.text
         assert resp.json()["executing"] is True
     return "cpu_alert", "disk_alert"
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    """The alerts a log() handler appended to ``path`` (one JSON object per line)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def node_stats(client: httpx.Client, task_id: str) -> dict[str, dict[str, int]]:
@@ -95,10 +105,12 @@ def last_spike_start(host: str, shape: Shape, before: float) -> float:
     return t
 
 
-def test_stream_tasks_count_written_points_and_alerts_fire(server: KapacitordHandle) -> None:
-    prepare_kapacitor(server.base_url)
+def test_stream_tasks_count_written_points_and_alerts_fire(
+    server: KapacitordHandle, tmp_path: Path
+) -> None:
+    prepare_kapacitor(server.base_url, log_dir=str(tmp_path))
     with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
-        cpu_task, disk_task = define_example_tasks(client)
+        cpu_task, disk_task = define_example_tasks(client, tmp_path)
         assert alert_node(node_stats(client, cpu_task))["alerts_triggered"] == 0
         shape = Shape()
         host = shape.hosts[0]
@@ -128,6 +140,13 @@ def test_stream_tasks_count_written_points_and_alerts_fire(server: KapacitordHan
         assert cpu_alert["collected"] == batches * len(shape.hosts)
         assert cpu_alert["crits_triggered"] >= 1, stats
         assert cpu_alert["alerts_triggered"] >= 2, "CRIT during the spike, OK after it"
+        # ... and the alerts reach the example's log handler, as users `tail -f` it.
+        alert_log = tmp_path / "cpu_alert.log"
+
+        def both_levels_logged() -> bool:
+            return {"CRITICAL", "OK"} <= {a["level"] for a in read_alerts(alert_log)}
+
+        assert wait_until(both_levels_logged, timeout=10.0), read_alerts(alert_log)
 
         def disk_alerted() -> bool:
             return alert_node(node_stats(client, disk_task))["crits_triggered"] >= 1
