@@ -119,3 +119,31 @@ def test_delete_survives_kapacitor_being_down(
         emulator.up()
     kube.wait_gone("kapacitortask", "doomed", timeout=60)
     assert kapacitor_task(emulator, task_id) is None
+
+
+def test_tasks_deleted_right_after_they_are_applied_leave_nothing_in_kapacitor(
+    kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
+) -> None:
+    """Deleted while their first reconcile writes to a slow Kapacitor (the finalizer goes on
+    alongside the write, not before it): whichever lands first, the task is taken back."""
+    names = [f"brief-{i}" for i in range(6)]
+    emulator.set_faults(latency_ms=800, paths="^/kapacitor/v1/tasks$")
+    before = len(emulator.requests())
+    try:
+        for name in names:
+            kube.apply(task_manifest(name))
+            kube.delete("kapacitortask", name)
+        for name in names:
+            kube.wait_gone("kapacitortask", name, timeout=60)
+    finally:
+        emulator.set_faults()
+    task_ids = [f"{kube.ns}.{name}" for name in names]
+
+    def all_gone() -> bool:
+        return all(kapacitor_task(emulator, task_id) is None for task_id in task_ids)
+
+    wait_until(all_gone, timeout=30, what="every task gone from Kapacitor")
+    made = [p for m, p in writes(emulator, before) if m == "POST"]
+    deleted = [p for m, p in writes(emulator, before) if m == "DELETE"]
+    # Every task Kapacitor was asked to create was deleted again (none were left behind).
+    assert len(deleted) >= len(made), (made, deleted)

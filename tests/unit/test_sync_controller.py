@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from kapacitor_operator.k8s.errors import KubeConflict
 from kapacitor_operator.reconcile.outcome import EventNote, Outcome
 from kapacitor_operator.sync.claims import ClaimKey, Claims
@@ -234,6 +236,40 @@ async def test_a_status_write_over_a_new_generation_waits_for_its_watch_event() 
     ctl.on_event("MODIFIED", kube.get("widgets", NS, "a") or {})  # the change's watch event
     await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
     assert len(kind.seen) == 2
+    await ctl.stop()
+
+
+def delete_now(kube: FakeKube) -> None:
+    del kube.objects[("widgets", NS, "a")]
+
+
+def start_deleting(kube: FakeKube) -> None:
+    obj = kube.objects[("widgets", NS, "a")]
+    obj["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:01Z"
+    obj["metadata"]["finalizers"] = ["someone.else/finalizer"]
+    obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "writes", "undone"),
+    [
+        (delete_now, 1, True),  # gone before the finalizer patch: NotFound
+        (start_deleting, 1, True),  # going (another finalizer holds it): Conflict, then a look
+        (delete_now, 0, False),  # nothing was written to Kapacitor: nothing to take back
+    ],
+)
+async def test_an_object_deleted_before_its_finalizer_landed_leaves_nothing_in_kapacitor(
+    meanwhile: Callable[[FakeKube], None], writes: int, undone: bool
+) -> None:
+    kube, kind = FakeKube(), Kind()
+    kind.outcomes = [Outcome(status={"observedGeneration": 1}, writes=writes)]
+    ctl = await controller_for(kube, kind)
+    body = kube.put("widgets", widget("a"))
+    kind.on_reconcile = lambda: meanwhile(kube)  # the delete lands while Kapacitor is written
+    ctl.on_event("ADDED", body)
+    await until(lambda: ctl.queue.idle and kind.seen)
+    assert [s[0] for s in kind.seen] == ["reconcile", "finalize"] if undone else ["reconcile"]
+    assert kube.status_writes() == []
     await ctl.stop()
 
 

@@ -330,16 +330,23 @@ class SyncController:
             try:
                 version = await finalizer or version
             except KubeNotFound:
-                return  # gone: nothing to record
+                await self._undo(key, body, holder, outcome)  # gone before our finalizer
+                return
             except KubeConflict:
                 # Changed meanwhile (another writer's metadata, say): what Kapacitor was
                 # told still holds for this generation, so record it rather than do it again.
-                fresh = await self._same_generation(key, body)
-                if fresh is None:
-                    return  # the spec changed or the object goes: its watch event brings it back
+                fresh = await self.kube.get_custom(key[0], self.kind.plural, key[1])
+                if fresh is None or (fresh.get("metadata") or {}).get("deletionTimestamp"):
+                    await self._undo(key, body, holder, outcome)  # going, without our finalizer
+                    return
+                if (fresh.get("metadata") or {}).get("generation") != meta.get("generation"):
+                    return  # the spec changed: its watch event brings the key back
                 try:
                     version = await self._add_finalizer(key, fresh) or version
-                except (KubeNotFound, KubeConflict):
+                except KubeNotFound:
+                    await self._undo(key, body, holder, outcome)
+                    return
+                except KubeConflict:
                     return
         result = {"none": "ok", "temporary": "temporary_error", "permanent": "permanent_error"}
         metrics.RECONCILES.labels(self.kind.kind, result[outcome.retry]).inc()
@@ -365,6 +372,32 @@ class SyncController:
             self._retry(key, outcome.delay)
         else:
             self.failures.pop(key, None)
+
+    async def _undo(
+        self, key: Key, body: Mapping[str, Any], holder: Key | None, outcome: Outcome[Any]
+    ) -> None:
+        """The object was deleted before our finalizer was on it, while its first reconcile
+        wrote to Kapacitor (the finalizer is added alongside, not before, to save a round
+        trip): take those writes back as its deletion would have (deletionPolicy, claims),
+        so a create-then-delete leaves nothing in Kapacitor. Nothing holds the object for a
+        retry: a failure is logged, and the drift pass counts what was left as unmanaged."""
+        if not outcome.writes:
+            return
+        ns, name = key
+        try:
+            result = await self.kind.finalize(body, holder)
+        except Exception:  # nothing to retry on: say so and move on
+            log.exception("%s %s/%s: deleted meanwhile; undo failed", self.kind.kind, ns, name)
+            return
+        if result.done:
+            log.info("%s %s/%s: deleted meanwhile; undone in Kapacitor", self.kind.kind, ns, name)
+        else:
+            log.warning(
+                "%s %s/%s: deleted meanwhile; left in Kapacitor (could not delete it)",
+                self.kind.kind,
+                ns,
+                name,
+            )
 
     async def _same_generation(self, key: Key, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object as it is now, if it still has the generation `body` had and is not
