@@ -153,3 +153,33 @@ class TopicHandlers:
             )
         except KapacitorNotFound:
             return
+
+    async def list_topics(self) -> dict[str, int]:
+        """Every topic Kapacitor has, with how many alert events it has collected.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        response = await self.client._request("GET", TOPICS, endpoint="alerts/topics")
+        topics: dict[str, int] = {}
+        for topic in response.json().get("topics") or []:
+            collected = topic.get("collected", 0)
+            topics[str(topic.get("id", ""))] = (
+                int(collected) if isinstance(collected, int | float) else 0
+            )
+        return topics
+
+    async def list_handlers(self, topic: str) -> list[TopicHandler]:
+        """The handlers of one topic (Kapacitor does not page them); [] when the topic
+        does not exist.
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self.client._request(
+                "GET", _path(topic), endpoint="alerts/topics/{topic}/handlers"
+            )
+        except KapacitorNotFound:
+            return []
+        return [TopicHandler.model_validate(h) for h in response.json().get("handlers") or []]
