@@ -109,3 +109,28 @@ async def test_replace_errors() -> None:
     handlers = api(lambda r: native(404, 'unknown handler: "h"'), [])
     with pytest.raises(KapacitorNotFound):
         await handlers.replace("ops", {"id": "h", "kind": "tcp"})
+
+
+async def test_lists_of_topics_and_of_a_topics_handlers() -> None:
+    topics = {
+        "topics": [
+            {"id": "ops", "level": "OK", "collected": 3},
+            {"id": "a/b", "level": "CRITICAL", "collected": 1e0},
+        ]
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/kapacitor/v1/alerts/topics":
+            return httpx.Response(200, json=topics)
+        if request.url.raw_path.decode() == "/kapacitor/v1/alerts/topics/gone/handlers":
+            return native(404, 'unknown topic: "gone"')
+        listed = {"id": "h", "kind": "tcp", "match": "", "options": {"address": "a:1"}}
+        return httpx.Response(200, json={"topic": "ops", "handlers": [listed]})
+
+    seen: list[httpx.Request] = []
+    handlers = api(answer, seen)
+    assert await handlers.list_topics() == {"ops": 3, "a/b": 1}
+    listed = await handlers.list_handlers("a/b")
+    assert [(h.id, h.options) for h in listed] == [("h", {"address": "a:1"})]
+    assert seen[-1].url.raw_path.decode() == "/kapacitor/v1/alerts/topics/a%2Fb/handlers"
+    assert await handlers.list_handlers("gone") == []
