@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
@@ -15,7 +16,7 @@ from kapacitor_operator.kapacitor.errors import (
     KapacitorRejected,
     KapacitorUnavailable,
 )
-from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandlers
+from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandler, TopicHandlers
 
 BASE = "http://kapacitor.test:9092"
 HANDLERS = "/kapacitor/v1/alerts/topics/ops/handlers"
@@ -134,3 +135,9 @@ async def test_lists_of_topics_and_of_a_topics_handlers() -> None:
     assert [(h.id, h.options) for h in listed] == [("h", {"address": "a:1"})]
     assert seen[-1].url.raw_path.decode() == "/kapacitor/v1/alerts/topics/a%2Fb/handlers"
     assert await handlers.list_handlers("gone") == []
+
+
+def test_an_answer_that_does_not_validate_is_not_quoted() -> None:
+    with pytest.raises(ValidationError) as err:
+        TopicHandler.model_validate({"id": "h", "options": "https://hooks.example/secret-value"})
+    assert "secret-value" not in str(err.value)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kapacitor_operator.kapacitor.client import BASE, KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
@@ -36,8 +36,10 @@ _EXISTS = "already exists"
 
 
 class TopicHandler(Wire):
-    """A topic handler as Kapacitor returns it."""
+    """A topic handler as Kapacitor returns it. An answer that does not validate is not
+    quoted in the error: its options may hold secret values."""
 
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
     id: str
     kind: str = ""
     match: str = ""
