@@ -273,18 +273,44 @@ def test_a_deletion_waiting_for_kapacitor_says_so(
         OPERATOR_ALLOWED_KAPACITOR_URLS=dead,
     ):
         kube.apply(handler_manifest("far", topic="t", kind="tcp", kapacitor={"url": dead}))
-        kube.wait_condition(KIND, "far", "Synced", "False", reason="KapacitorUnavailable")
+        # Nothing listens: unreachable (the shared failure reasons, reconcile/mirror).
+        kube.wait_condition(KIND, "far", "Synced", "False", reason="KapacitorUnreachable")
         kube.delete(KIND, "far")
         obj = kube.wait_condition(KIND, "far", "Ready", "False", reason="Deleting")
-        assert (
-            "Deletion waits: Kapacitor at http://127.0.0.1:9"
-            in (condition(obj, "Ready") or {})["message"]
-        )
-        assert condition(obj, "Synced")["reason"] == "KapacitorUnavailable"  # type: ignore[index]
+        message = (condition(obj, "Ready") or {})["message"]
+        assert f"Deleting: handler {kube.ns}.far (topic t) is not yet deleted" in message
+        assert "Kapacitor at http://127.0.0.1:9 is unreachable" in message
+        assert "deletionPolicy: Orphan" in message
+        assert condition(obj, "Synced")["reason"] == "KapacitorUnreachable"  # type: ignore[index]
         assert kube.get(KIND, "far") is not None, "the finalizer holds the resource"
         # Orphan lets it go without Kapacitor.
         kube.patch(KIND, "far", {"spec": {"deletionPolicy": "Orphan"}})
         kube.wait_gone(KIND, "far", timeout=60)
+
+
+def test_two_resources_naming_one_handler(
+    kube: Kube, operator: OperatorProcess, kapacitord: KapacitordHandle
+) -> None:
+    """The older manages it; the other is told Conflict, and deleting it deletes nothing.
+    Deleting the older hands the handler over."""
+    topic = f"{kube.ns}-shared"
+    server = Server(kapacitord, topic)
+    spec = {"topic": topic, "id": "shared", "kind": "tcp", "options": {"address": "a:1"}}
+    kube.apply(handler_manifest("first", **spec))
+    kube.kubectl_wait(KIND, "first", "Ready")
+    kube.apply(handler_manifest("second", **{**spec, "options": {"address": "b:2"}}))
+    obj = kube.wait_condition(KIND, "second", "Ready", "False", reason="Conflict")
+    assert f"KapacitorAlertHandler {kube.ns}/first" in condition(obj, "Ready")["message"]  # type: ignore[index]
+    assert server.wait_handler("shared", lambda h: True, "held")["options"] == {"address": "a:1"}
+    kube.delete(KIND, "second")
+    kube.wait_gone(KIND, "second")
+    assert server.handler("shared") is not None, "the loser deleted nothing"
+    kube.apply(handler_manifest("second", **{**spec, "options": {"address": "b:2"}}))
+    kube.wait_condition(KIND, "second", "Ready", "False", reason="Conflict")
+    kube.delete(KIND, "first")
+    kube.wait_gone(KIND, "first")
+    kube.kubectl_wait(KIND, "second", "Ready")
+    server.wait_handler("shared", lambda h: h["options"] == {"address": "b:2"}, "handed over")
 
 
 BAD: list[tuple[str, dict[str, Any], str]] = [

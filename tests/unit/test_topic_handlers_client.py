@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
@@ -15,7 +16,7 @@ from kapacitor_operator.kapacitor.errors import (
     KapacitorRejected,
     KapacitorUnavailable,
 )
-from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandlers
+from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandler, TopicHandlers
 
 BASE = "http://kapacitor.test:9092"
 HANDLERS = "/kapacitor/v1/alerts/topics/ops/handlers"
@@ -109,3 +110,34 @@ async def test_replace_errors() -> None:
     handlers = api(lambda r: native(404, 'unknown handler: "h"'), [])
     with pytest.raises(KapacitorNotFound):
         await handlers.replace("ops", {"id": "h", "kind": "tcp"})
+
+
+async def test_lists_of_topics_and_of_a_topics_handlers() -> None:
+    topics = {
+        "topics": [
+            {"id": "ops", "level": "OK", "collected": 3},
+            {"id": "a/b", "level": "CRITICAL", "collected": 1e0},
+        ]
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/kapacitor/v1/alerts/topics":
+            return httpx.Response(200, json=topics)
+        if request.url.raw_path.decode() == "/kapacitor/v1/alerts/topics/gone/handlers":
+            return native(404, 'unknown topic: "gone"')
+        listed = {"id": "h", "kind": "tcp", "match": "", "options": {"address": "a:1"}}
+        return httpx.Response(200, json={"topic": "ops", "handlers": [listed]})
+
+    seen: list[httpx.Request] = []
+    handlers = api(answer, seen)
+    assert await handlers.list_topics() == {"ops": 3, "a/b": 1}
+    listed = await handlers.list_handlers("a/b")
+    assert [(h.id, h.options) for h in listed] == [("h", {"address": "a:1"})]
+    assert seen[-1].url.raw_path.decode() == "/kapacitor/v1/alerts/topics/a%2Fb/handlers"
+    assert await handlers.list_handlers("gone") == []
+
+
+def test_an_answer_that_does_not_validate_is_not_quoted() -> None:
+    with pytest.raises(ValidationError) as err:
+        TopicHandler.model_validate({"id": "h", "options": "https://hooks.example/secret-value"})
+    assert "secret-value" not in str(err.value)

@@ -9,6 +9,8 @@ from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
 from kapacitor_operator.models.resources import KapacitorTask
+from kapacitor_operator.reconcile.alert_handler_drift import HandlerDrift
+from kapacitor_operator.reconcile.alert_handler_mirror import AlertHandlerKind
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.task_drift import TaskDrift
@@ -32,6 +34,10 @@ class Runtime:
     """KapacitorTask's controller (work queue, mirror driver)."""
     drift: DriftScanner = field(init=False)
     """KapacitorTask's drift detection: one paged list per server per interval."""
+    alert_handlers: SyncController = field(init=False)
+    """KapacitorAlertHandler's controller (work queue, mirror driver)."""
+    alert_handler_drift: DriftScanner = field(init=False)
+    """KapacitorAlertHandler's drift detection: the topics and their handlers, per server."""
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,6 +59,16 @@ class Runtime:
         self.drift = DriftScanner(
             self.tasks,
             TaskDrift(self.settings, self.kube, self.pool),
+            interval=self.settings.drift_interval,
+        )
+        self.alert_handlers = SyncController(
+            MirrorDriver(AlertHandlerKind(self.settings, self.kube, self.pool)),
+            self.kube,
+            namespaces=self.settings.namespaces,
+        )
+        self.alert_handler_drift = DriftScanner(
+            self.alert_handlers,
+            HandlerDrift(self.settings, self.kube, self.pool),
             interval=self.settings.drift_interval,
         )
         self.runs = RunEngine(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kapacitor_operator.kapacitor.client import BASE, KapacitorClient
 from kapacitor_operator.kapacitor.errors import (
@@ -36,8 +36,10 @@ _EXISTS = "already exists"
 
 
 class TopicHandler(Wire):
-    """A topic handler as Kapacitor returns it."""
+    """A topic handler as Kapacitor returns it. An answer that does not validate is not
+    quoted in the error: its options may hold secret values."""
 
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
     id: str
     kind: str = ""
     match: str = ""
@@ -153,3 +155,33 @@ class TopicHandlers:
             )
         except KapacitorNotFound:
             return
+
+    async def list_topics(self) -> dict[str, int]:
+        """Every topic Kapacitor has, with how many alert events it has collected.
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        response = await self.client._request("GET", TOPICS, endpoint="alerts/topics")
+        topics: dict[str, int] = {}
+        for topic in response.json().get("topics") or []:
+            collected = topic.get("collected", 0)
+            topics[str(topic.get("id", ""))] = (
+                int(collected) if isinstance(collected, int | float) else 0
+            )
+        return topics
+
+    async def list_handlers(self, topic: str) -> list[TopicHandler]:
+        """The handlers of one topic (Kapacitor does not page them); [] when the topic
+        does not exist.
+
+        Raises:
+            KapacitorError: any other failure.
+        """
+        try:
+            response = await self.client._request(
+                "GET", _path(topic), endpoint="alerts/topics/{topic}/handlers"
+            )
+        except KapacitorNotFound:
+            return []
+        return [TopicHandler.model_validate(h) for h in response.json().get("handlers") or []]

@@ -1,8 +1,12 @@
 """The one decision of a KapacitorAlertHandler reconcile, as a pure function.
 
-`decide(desired, observed, last, claimed_by)` -> Create | Update | Nothing | Conflict.
-Inputs are fingerprints, never option values (see alert_handler_desired), so the table
-in tests/unit/test_alert_handler_decide.py covers every case without a server.
+`decide(desired_hash, url, observed, last, what)` -> a plan of the shared driver
+(reconcile/mirror/plan.py): Create, Replace (an Update: Kapacitor's PUT replaces the whole
+handler), Nothing or Adopted (a Nothing worth an Event). A plan that repairs drift says
+so in its `drift` text, which the driver turns into a `DriftRepaired` Event. Inputs are
+fingerprints, never option values (see alert_handler_desired), so the table in
+tests/unit/test_alert_handler_decide.py covers every case without a server. Claims are
+the driver's: a resource whose handler another resource manages never gets here.
 
 Drift is judged against what Kapacitor returned after the operator's own last write
 (`last.server_hash`), not against the spec's text: so a server that rewrites or redacts
@@ -20,6 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from kapacitor_operator.reconcile.mirror.plan import Create, Nothing, Plan, Update
+
+Why = Literal["spec", "drift", "adopt", "reattach"]
 
 
 @dataclass(frozen=True)
@@ -44,34 +52,15 @@ class LastWrite:
 
 
 @dataclass(frozen=True)
-class Create:
-    """POST the handler. `vanished`: it was ours and is gone (drift)."""
-
-    vanished: bool = False
-
-
-@dataclass(frozen=True)
-class Update:
+class Replace(Update):
     """PUT the whole handler, for `why`."""
 
-    why: Literal["spec", "drift", "adopt", "reattach"]
+    why: Why = "spec"
 
 
 @dataclass(frozen=True)
-class Nothing:
-    """Kapacitor already holds the handler as declared. `adopted`: first sight of it."""
-
-    adopted: bool = False
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """Another resource manages this handler: touch nothing."""
-
-    holder: str
-
-
-Plan = Create | Update | Nothing | Conflict
+class Adopted(Nothing):
+    """Kapacitor already holds the handler as declared, and this is the first sight of it."""
 
 
 def decide(
@@ -80,29 +69,41 @@ def decide(
     url: str,
     observed: Observed | None,
     last: LastWrite,
-    claimed_by: str | None,
+    what: str,
 ) -> Plan:
-    """What to do so Kapacitor holds the desired handler."""
-    if claimed_by is not None:
-        return Conflict(claimed_by)
+    """What to do so Kapacitor holds the desired handler; `what` names it in drift texts
+    ("Handler h on topic t")."""
     ours = last.server_hash is not None and last.kapacitor_url == url
     if observed is None:
         # Ours, unchanged since we wrote it, and gone: deleted behind our back, or its
         # topic was deleted (which takes its handlers with it) and perhaps recreated.
-        return Create(vanished=ours and last.definition_hash == desired_hash)
+        if ours and last.definition_hash == desired_hash:
+            return Create(
+                drift=f"{what} was gone from Kapacitor (deleted behind the operator's back); "
+                "re-created."
+            )
+        return Create()
     if not ours:
         # Never written by this resource (a hand-made handler, or our own create whose
         # status write was lost): keep it when it already says what the spec says.
         if observed.fingerprint != desired_hash:
-            return Update("adopt")
-        return Update("reattach") if is_detached(observed, None) else Nothing(adopted=True)
+            return Replace(why="adopt")
+        return _reattach(what) if is_detached(observed, None) else Adopted()
     if last.definition_hash != desired_hash:
-        return Update("spec")
+        return Replace(why="spec")
     if observed.fingerprint != last.server_hash:
-        return Update("drift")
+        return Replace(why="drift", drift=f"{what} was changed in Kapacitor; restored the spec.")
     if is_detached(observed, last.topic_collected):
-        return Update("reattach")
+        return _reattach(what)
     return Nothing()
+
+
+def _reattach(what: str) -> Replace:
+    return Replace(
+        why="reattach",
+        drift=f"{what} was detached: its topic was deleted in Kapacitor (and perhaps "
+        "recreated), which stops delivery to existing handlers; replaced it to attach it again.",
+    )
 
 
 def is_detached(observed: Observed, last_collected: int | None) -> bool:

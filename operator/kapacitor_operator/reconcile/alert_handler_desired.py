@@ -15,13 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kapacitor_operator.kapacitor.scrub import Scrubber
 from kapacitor_operator.models.alerthandler import KapacitorAlertHandlerSpec
+from kapacitor_operator.reconcile.desired import DesiredStateError
 
 MASKED_MARK = "optionsFrom:"
 
 
-class DesiredHandlerError(ValueError):
-    """The spec (with its option values) cannot be turned into a Kapacitor handler."""
+class DesiredHandlerError(DesiredStateError):
+    """The spec (with its option values) cannot be turned into a Kapacitor handler
+    (reason InvalidSpec). The message names option paths, never values."""
 
 
 def default_handler_id(namespace: str, name: str) -> str:
@@ -100,6 +103,29 @@ class DesiredHandler:
         """The fingerprint of what a server holds, masked like this handler's own."""
         return fingerprint(kind, match, options, self.secret_paths, self.salt)
 
+    def scrubber(self) -> Scrubber:
+        """Hides the option values taken from optionsFrom (Kapacitor's error texts may
+        quote them: a value of the wrong type is echoed in the decode error)."""
+        if self.options is None:
+            return Scrubber()
+        return Scrubber(_values_at(self.options, self.secret_paths))
+
+
+def _values_at(options: dict[str, Any], paths: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for path in paths:
+        node: object = options
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str):
+            out.append(node)
+    return out
+
+
+def salt_for(uid: str) -> str:
+    """The salt of a resource's fingerprints: its UID (fingerprints differ per object)."""
+    return f"kapacitoralerthandler:{uid}"
+
 
 def merge_options(
     options: Mapping[str, Any] | None, values: Mapping[str, str]
@@ -167,7 +193,7 @@ def build_desired(
     options = merge_options(spec.options, values)
     _check_kind(spec.kind, options)
     paths = tuple(sorted(values))
-    salt = f"kapacitoralerthandler:{uid}"
+    salt = salt_for(uid)
     match = spec.match or ""
     return DesiredHandler(
         topic=spec.topic,
