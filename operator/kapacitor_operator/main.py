@@ -56,6 +56,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         memo.runtime.runs.start()
         memo.runtime.tasks.start()
         memo.runtime.drift.start()
+        memo.runtime.templates.start()
+        memo.runtime.template_drift.start()
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
@@ -75,6 +77,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             await runtime.runs.drain(operator_settings.drain_timeout)
             await runtime.drift.stop()
             await runtime.tasks.stop()
+            await runtime.template_drift.stop()
+            await runtime.templates.stop()
             await runtime.pool.aclose()
             await runtime.kube.aclose()
 

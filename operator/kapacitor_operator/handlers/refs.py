@@ -109,13 +109,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         ref = _ref(spec, "kapacitorRef")
         return {(namespace or "", ref): name} if ref else None
 
-    @kopf.index(GROUP, VERSION, "kapacitortasks", id="templateref_tasks", registry=registry)
-    def templateref_tasks(
-        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
-    ) -> dict[tuple[str, str], str] | None:
-        ref = _ref(spec, "templateRef")
-        return {(namespace or "", ref): name} if ref else None
-
     @kopf.index(GROUP, VERSION, "kapacitortasks", id="managed_tasks", registry=registry)
     def managed_tasks(
         *, spec: kopf.Spec, status: kopf.Status, **_: Any

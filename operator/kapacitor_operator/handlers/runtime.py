@@ -13,7 +13,9 @@ from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.task_drift import TaskDrift
 from kapacitor_operator.reconcile.task_mirror import TaskMirror
-from kapacitor_operator.reconcile.template_users import REFS_ANNOTATION
+from kapacitor_operator.reconcile.template_drift import TemplateDrift
+from kapacitor_operator.reconcile.template_mirror import TemplateMirror
+from kapacitor_operator.reconcile.template_users import REFS_ANNOTATION, template_users
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
 from kapacitor_operator.sync.controller import SyncController
@@ -32,6 +34,10 @@ class Runtime:
     """KapacitorTask's controller (work queue, mirror driver)."""
     drift: DriftScanner = field(init=False)
     """KapacitorTask's drift detection: one paged list per server per interval."""
+    templates: SyncController = field(init=False)
+    """KapacitorTemplate's controller (work queue, mirror driver)."""
+    template_drift: DriftScanner = field(init=False)
+    """KapacitorTemplate's drift detection: paged lists per server per interval."""
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,6 +59,22 @@ class Runtime:
         self.drift = DriftScanner(
             self.tasks,
             TaskDrift(self.settings, self.kube, self.pool),
+            interval=self.settings.drift_interval,
+        )
+
+        async def users(namespace: str, name: str) -> list[str]:
+            await self.tasks.primed.wait()
+            return template_users(self.tasks.bodies, namespace, name)
+
+        self.templates = SyncController(
+            MirrorDriver(TemplateMirror(self.settings, self.kube, self.pool, users)),
+            self.kube,
+            namespaces=self.settings.namespaces,
+            nudge_annotation=REFS_ANNOTATION,
+        )
+        self.template_drift = DriftScanner(
+            self.templates,
+            TemplateDrift(self.settings, self.kube, self.pool),
             interval=self.settings.drift_interval,
         )
         self.runs = RunEngine(
