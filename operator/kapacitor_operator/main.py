@@ -58,6 +58,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         memo.runtime.drift.start()
         memo.runtime.alert_handlers.start()
         memo.runtime.alert_handler_drift.start()
+        memo.runtime.templates.start()
+        memo.runtime.template_drift.start()
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
@@ -79,6 +81,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             await runtime.tasks.stop()
             await runtime.alert_handler_drift.stop()
             await runtime.alert_handlers.stop()
+            await runtime.template_drift.stop()
+            await runtime.templates.stop()
             await runtime.pool.aclose()
             await runtime.kube.aclose()
 

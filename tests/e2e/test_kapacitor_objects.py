@@ -267,3 +267,62 @@ def test_template_with_tasks_update_and_deletion(
     kube.delete("kapacitortask", "mem")
     kube.wait_gone("kapacitortemplate", "threshold", timeout=40)
     assert server_get(kapacitord, f"templates/{tid}") is None
+
+
+def test_template_claims_and_drift_on_the_shared_pattern(
+    control_plane: ControlPlane,
+    crds: list[str],
+    kube: Kube,
+    kapacitord: KapacitordHandle,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Two KapacitorTemplates naming one template ID: the older manages it, the younger
+    is told Conflict and takes over when the older goes (Orphan: the template stays).
+    A template deleted or edited in Kapacitor is restored by the drift pass, with a
+    DriftRepaired Event."""
+    proc = make_operator(
+        control_plane,
+        namespace,
+        kapacitord.base_url,
+        tmp_path / "operator",
+        OPERATOR_DRIFT_INTERVAL="2",
+    )
+    tid = f"shared-{kube.ns}"
+    spec = {"type": "stream", "script": TEMPLATE, "templateID": tid}
+    with proc:
+        kube.apply(manifest("KapacitorTemplate", "first", {**spec, "deletionPolicy": "Orphan"}))
+        kube.wait_condition("kapacitortemplate", "first", "Ready", reason="Defined")
+        kube.apply(manifest("KapacitorTemplate", "second", spec))
+        held = kube.wait_condition(
+            "kapacitortemplate", "second", "Ready", "False", reason="Conflict"
+        )
+        assert "first" in condition(held, "Ready")["message"]  # type: ignore[index]
+        # Drift: deleted in Kapacitor, then edited there.
+        httpx.delete(f"{kapacitord.base_url}/kapacitor/v1/templates/{tid}").raise_for_status()
+        kube.wait_event("first", "DriftRepaired")
+        kube.wait_for(
+            "kapacitortemplate",
+            "first",
+            lambda o: server_get(kapacitord, f"templates/{tid}") is not None,
+            what="template defined again",
+        )
+        edited = TEMPLATE.replace("90.0", "50.0")
+        httpx.patch(
+            f"{kapacitord.base_url}/kapacitor/v1/templates/{tid}",
+            json={"type": "stream", "script": edited},
+        ).raise_for_status()
+        kube.wait_for(
+            "kapacitortemplate",
+            "first",
+            lambda o: (server_get(kapacitord, f"templates/{tid}") or {}).get("script") == TEMPLATE,
+            what="script restored",
+        )
+        # The holder goes (Orphan): the template stays and the younger one takes over.
+        kube.delete("kapacitortemplate", "first")
+        kube.wait_gone("kapacitortemplate", "first", timeout=40)
+        kube.wait_condition("kapacitortemplate", "second", "Ready", reason="Defined", timeout=40)
+        assert server_get(kapacitord, f"templates/{tid}") is not None
+        kube.delete("kapacitortemplate", "second")
+        kube.wait_gone("kapacitortemplate", "second", timeout=40)
+        assert server_get(kapacitord, f"templates/{tid}") is None

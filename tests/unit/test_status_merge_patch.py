@@ -1,5 +1,5 @@
-"""Status merge patches for Kapacitor and KapacitorTemplate: vanished nested keys are
-nulled (a var losing its default), unchanged status writes nothing."""
+"""Status merge patches (the controller's and the `Kapacitor` kind's): vanished nested
+keys are nulled (a template var losing its default), unchanged status writes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from kapacitor_operator.handlers.refs import merge_patch, status_patch
+from kapacitor_operator.handlers.refs import status_patch
+from kapacitor_operator.sync import status_patch as shared
+from kapacitor_operator.sync.status_patch import merge_patch
 
 OLD_VARS = {"crit": {"type": "float", "value": 90.0, "description": "x"}, "gone": {"type": "int"}}
 NEW_VARS = {"crit": {"type": "float", "description": "x"}, "m": {"type": "string"}}
@@ -39,3 +41,13 @@ def test_status_patch_ignores_kopf_and_lone_timestamps() -> None:
         "lastSyncedAt": "t1",
     }
     assert status_patch(current, {"lastSyncedAt": "t0"}) == {"a": None}
+
+
+def test_the_controllers_status_patch_nulls_vanished_nested_keys() -> None:
+    """A template whose var lost its default: the var's `value` is removed, not kept."""
+    current = {"vars": OLD_VARS, "lastSyncedAt": "t0"}
+    patch = shared.status_patch(current, {"vars": NEW_VARS, "lastSyncedAt": "t1"})
+    assert patch == {
+        "vars": {"crit": {"value": None}, "gone": None, "m": {"type": "string"}},
+        "lastSyncedAt": "t1",
+    }

@@ -327,3 +327,20 @@ def test_only_integer_resource_versions_are_ordered() -> None:
     assert not older("11", "10")
     assert not older("abc", "10")
     assert not older("9", None)
+
+
+async def test_work_that_reads_the_status_starts_once_it_is_written() -> None:
+    """Outcome.then (a template nudging its tasks): after the status write, not before."""
+    kube, kind = FakeKube(), Kind()
+    seen_by_then: list[Any] = []
+
+    async def then() -> None:
+        seen_by_then.append((kube.get("widgets", NS, "a") or {}).get("status"))
+
+    cond = {"type": "Synced", "status": "True", "observedGeneration": 1}
+    kind.outcomes.append(Outcome(status={"observedGeneration": 1, "conditions": [cond]}, then=then))
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(lambda: seen_by_then)
+    assert seen_by_then == [{"observedGeneration": 1, "conditions": [cond]}]
+    await ctl.stop()

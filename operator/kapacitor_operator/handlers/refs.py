@@ -1,9 +1,12 @@
-"""Who names whom: kopf indexes over kapacitorRef / templateRef, and the nudge.
+"""Who names whom: kopf indexes over kapacitorRef and the managed IDs, and the status
+writes of the `Kapacitor` kind.
 
-A resource waiting for a `Kapacitor` object or a KapacitorTemplate must be reconciled
-again when that object appears or changes. The named object's handler writes a token
-into the dependents' `REFS_ANNOTATION`; their handlers watch that one annotation
-(kopf's `field=` filter), so the wait costs no polling and no spec write.
+A resource waiting for a `Kapacitor` object must be reconciled again when that object
+appears or changes. Its handler writes a token into the dependents' `REFS_ANNOTATION`;
+their controllers (sync/controller.py, `nudge_annotation`) watch that one annotation, so
+the wait costs no polling and no spec write. Who names a KapacitorTemplate
+(`templateRef`) is read from the KapacitorTask controller's bodies, not from an index
+over every task (runtime.py).
 """
 
 from __future__ import annotations
@@ -17,11 +20,7 @@ from kapacitor_operator import GROUP, VERSION
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.errors import KubeError
-from kapacitor_operator.reconcile.template_users import (
-    REFS_ANNOTATION,
-)
-
-REFS_FIELD = ("metadata", "annotations", REFS_ANNOTATION)
+from kapacitor_operator.sync.status_patch import merge_patch
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +29,6 @@ def _ref(spec: Any, field: str) -> str | None:
     value = (spec or {}).get(field) or {}
     name = value.get("name") if isinstance(value, dict) else None
     return str(name) if name else None
-
-
-def merge_patch(old: Any, new: Any) -> Any:
-    """The JSON merge patch (RFC 7386) that turns `old` into `new`: nested keys that
-    vanished become null (kopf's status patches are merge patches, so a var that lost its
-    default value would otherwise keep the old one); lists are replaced whole."""
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return new
-    out: dict[str, Any] = {k: None for k in old if k not in new}
-    for key, value in new.items():
-        if key not in old:
-            out[key] = value
-        elif old[key] != value:
-            out[key] = merge_patch(old[key], value)
-    return out
 
 
 def status_patch(
@@ -107,13 +91,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
     ) -> dict[tuple[str, str], str] | None:
         ref = _ref(spec, "kapacitorRef")
-        return {(namespace or "", ref): name} if ref else None
-
-    @kopf.index(GROUP, VERSION, "kapacitortasks", id="templateref_tasks", registry=registry)
-    def templateref_tasks(
-        *, spec: kopf.Spec, namespace: str | None, name: str, **_: Any
-    ) -> dict[tuple[str, str], str] | None:
-        ref = _ref(spec, "templateRef")
         return {(namespace or "", ref): name} if ref else None
 
     @kopf.index(GROUP, VERSION, "kapacitortasks", id="managed_tasks", registry=registry)

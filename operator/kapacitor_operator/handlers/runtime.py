@@ -15,7 +15,9 @@ from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.task_drift import TaskDrift
 from kapacitor_operator.reconcile.task_mirror import TaskMirror
-from kapacitor_operator.reconcile.template_users import REFS_ANNOTATION
+from kapacitor_operator.reconcile.template_drift import TemplateDrift
+from kapacitor_operator.reconcile.template_mirror import TemplateMirror
+from kapacitor_operator.reconcile.template_users import REFS_ANNOTATION, template_users
 from kapacitor_operator.runs.engine import RunEngine
 from kapacitor_operator.runs.ports import EngineDeps
 from kapacitor_operator.sync.controller import SyncController
@@ -38,6 +40,10 @@ class Runtime:
     """KapacitorAlertHandler's controller (work queue, mirror driver)."""
     alert_handler_drift: DriftScanner = field(init=False)
     """KapacitorAlertHandler's drift detection: the topics and their handlers, per server."""
+    templates: SyncController = field(init=False)
+    """KapacitorTemplate's controller (work queue, mirror driver)."""
+    template_drift: DriftScanner = field(init=False)
+    """KapacitorTemplate's drift detection: paged lists per server per interval."""
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,6 +75,22 @@ class Runtime:
         self.alert_handler_drift = DriftScanner(
             self.alert_handlers,
             HandlerDrift(self.settings, self.kube, self.pool),
+            interval=self.settings.drift_interval,
+        )
+
+        async def users(namespace: str, name: str) -> list[str]:
+            await self.tasks.primed.wait()
+            return template_users(self.tasks.bodies, namespace, name)
+
+        self.templates = SyncController(
+            MirrorDriver(TemplateMirror(self.settings, self.kube, self.pool, users)),
+            self.kube,
+            namespaces=self.settings.namespaces,
+            nudge_annotation=REFS_ANNOTATION,
+        )
+        self.template_drift = DriftScanner(
+            self.templates,
+            TemplateDrift(self.settings, self.kube, self.pool),
             interval=self.settings.drift_interval,
         )
         self.runs = RunEngine(

@@ -353,6 +353,25 @@ class KapacitorClient:
         """
         await self._request("DELETE", f"{BASE}/templates/{template_id}", endpoint="templates/{id}")
 
+    async def list_templates(
+        self, *, fields: list[str] | None = None, offset: int = 0, limit: int = 100
+    ) -> list[TickTemplate]:
+        """GET /templates (one page, sorted by ID), scripts as stored (`raw`).
+
+        Raises:
+            KapacitorError: any failure.
+        """
+        params: list[tuple[str, str]] = [
+            ("offset", str(offset)),
+            ("limit", str(limit)),
+            ("script-format", "raw"),
+        ]
+        params.extend(("fields", f) for f in fields or [])
+        response = await self._request(
+            "GET", f"{BASE}/templates", endpoint="templates", params=params
+        )
+        return [TickTemplate.model_validate(t) for t in response.json().get("templates") or []]
+
     async def list_template_ids(self, *, page: int = 500) -> list[str]:
         """Every template ID, across pages.
 

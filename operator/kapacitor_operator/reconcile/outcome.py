@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 StatusT = TypeVar("StatusT")
 
@@ -33,3 +34,5 @@ class Outcome(Generic[StatusT]):
     delay: float | None = None
     message: str = ""
     writes: int = 0
+    then: Callable[[], Coroutine[Any, Any, None]] | None = None
+    """Work to start once this status is written (e.g. nudge the objects that read it)."""

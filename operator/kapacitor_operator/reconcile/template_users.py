@@ -7,6 +7,7 @@ change, so the wait costs no polling and no spec write. No kopf here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from kapacitor_operator.k8s.api import KubeAPI
@@ -40,3 +41,16 @@ async def note_template_user(
         return
     token = f"KapacitorTask/{task.name}@{task_id or 'deleted'}:{task.uid}"
     await nudge(kube, "kapacitortemplates", task.namespace, [ref.name], token)
+
+
+def template_users(
+    tasks: Mapping[tuple[str, str], Mapping[str, Any]], namespace: str, template: str
+) -> list[str]:
+    """Names of the KapacitorTasks (bodies by (namespace, name)) whose templateRef names
+    the KapacitorTemplate `namespace/template`, sorted."""
+    found = []
+    for (ns, name), body in list(tasks.items()):
+        ref = (body.get("spec") or {}).get("templateRef") or {}
+        if ns == namespace and isinstance(ref, Mapping) and ref.get("name") == template:
+            found.append(name)
+    return sorted(found)

@@ -16,7 +16,7 @@ import asyncio
 import copy
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -367,6 +367,8 @@ class SyncController:
                 version = (written.get("metadata") or {}).get("resourceVersion")
                 if version:
                     self.written[key] = str(version)
+        if outcome.then is not None:
+            self._spawn(outcome.then())  # the status it relies on is written
         self._emit(body, outcome.events)
         if outcome.retry == "temporary":
             self._retry(key, outcome.delay)
@@ -499,9 +501,13 @@ class SyncController:
             "uid": meta.get("uid"),
         }
         for note in notes:
-            task = asyncio.create_task(self._post(involved, note))
-            self._tasks.append(task)
-            task.add_done_callback(self._tasks.remove)
+            self._spawn(self._post(involved, note))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the workers (cancelled by stop())."""
+        task = asyncio.create_task(work)
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
 
     async def _post(self, involved: dict[str, Any], note: EventNote) -> None:
         try:

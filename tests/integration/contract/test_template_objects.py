@@ -2,28 +2,27 @@
 each kind of server (emulator and kapacitord): a template's vars follow its updates, an
 update reloads the tasks made from it (their stored script, `modified` and executing
 state change), the task list's `template-id` field links tasks to templates, paged ID
-lists, and the ping version header; then the operator's own calls (client methods,
-sync_template, observe_server) against the same servers.
+lists, and the ping version header; then the operator's own calls (client methods, the
+template kind on the shared driver, its drift listing, observe_server) against the same
+servers.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from kapacitor_operator.config import Settings
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
-from kapacitor_operator.models.kapacitortemplate import (
-    KapacitorTemplateSpec,
-    KapacitorTemplateStatus,
-)
-from kapacitor_operator.models.resources import KapacitorTemplate, parse_resource
 from kapacitor_operator.reconcile.kapacitor_check import observe_server
-from kapacitor_operator.reconcile.template_decide import DesiredTemplate
-from kapacitor_operator.reconcile.template_sync import sync_template
+from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
+from kapacitor_operator.reconcile.template_decide import template_hash
+from kapacitor_operator.reconcile.template_drift import drifted_from, list_all
+from kapacitor_operator.reconcile.template_mirror import TemplateMirror
 from tests.integration.contract.helpers import DBRPS
 
 TEMPLATES = "/kapacitor/v1/templates"
@@ -108,52 +107,92 @@ def test_paged_template_ids(api: httpx.Client, uid: str) -> None:
 
 
 @pytest.fixture
-async def client(contract_server: str) -> AsyncIterator[KapacitorClient]:
+async def pool() -> AsyncIterator[ClientPool]:
     pool = ClientPool()
-    yield pool.get(Connection(url=contract_server))
+    yield pool
     await pool.aclose()
 
 
-def _template(status: KapacitorTemplateStatus | None, generation: int) -> KapacitorTemplate:
-    body = {
+@pytest.fixture
+def client(pool: ClientPool, contract_server: str) -> KapacitorClient:
+    return pool.get(Connection(url=contract_server))
+
+
+def _body(status: dict[str, Any], generation: int, script: str, tid: str) -> dict[str, Any]:
+    return {
         "metadata": {"namespace": "ns", "name": "t", "uid": "u", "generation": generation},
-        "spec": {"type": "stream", "script": V1},
-        "status": status.model_dump(by_alias=True, exclude_none=True) if status else {},
+        "spec": {"type": "stream", "script": script, "templateID": tid},
+        "status": status,
     }
-    return parse_resource(body, KapacitorTemplateSpec, KapacitorTemplateStatus)
 
 
-async def test_sync_template_defines_updates_and_lists_its_tasks(
-    client: KapacitorClient, uid: str
+async def test_template_kind_defines_updates_lists_its_tasks_and_waits_to_delete(
+    pool: ClientPool, client: KapacitorClient, contract_server: str, uid: str
 ) -> None:
+    """The KapacitorTemplate kind on the shared driver, against this server."""
     tid = f"op-{uid}"
-    first = await sync_template(
-        _template(None, 1), DesiredTemplate(tid, "stream", V1), client, now="t0"
-    )
+    settings = Settings(kapacitor_url=contract_server)
+    driver = MirrorDriver(TemplateMirror(settings, cast(Any, None), pool))
+    first = await driver.reconcile(_body({}, 1, V1, tid), None)
     assert first.retry == "none", first.message
-    assert first.status.vars is not None
-    assert first.status.vars["limit"].value == 10
-    assert first.status.tasks == []
+    status = driver.status_dict(first)
+    assert status["vars"]["limit"]["value"] == 10
+    assert status["tasks"] == []
     await client.create_task(
         {"id": f"x-{uid}", "template-id": tid, "dbrps": DBRPS, "vars": M_CPU, "status": "enabled"}
     )
-    again = await sync_template(
-        _template(first.status, 1), DesiredTemplate(tid, "stream", V1), client, now="t1"
-    )
+    again = await driver.reconcile(_body(status, 1, V1, tid), None)
     assert again.writes == 0
-    assert again.status.tasks == [f"x-{uid}"]
-    updated = await sync_template(
-        _template(again.status, 2), DesiredTemplate(tid, "stream", V2), client, now="t2"
-    )
+    status = driver.status_dict(again)
+    assert status["tasks"] == [f"x-{uid}"]
+    updated = await driver.reconcile(_body(status, 2, V2, tid), None)
     assert updated.writes == 1
-    assert updated.status.vars is not None
-    assert updated.status.vars["limit"].value == 20
+    status = driver.status_dict(updated)
+    assert status["vars"]["limit"]["value"] == 20
     task = await client.get_task(f"x-{uid}")
     assert task is not None
     assert (task.script, task.executing) == (V2, True)
+    going = _body(status, 2, V2, tid)
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    held = await driver.finalize(going, None)
+    assert not held.done
+    assert held.status is not None
+    ready = next(x for x in held.status["conditions"] if x["type"] == "Ready")
+    assert (ready["reason"], f"x-{uid}" in ready["message"]) == ("InUse", True)
+    assert await client.get_template(tid) is not None
     await client.delete_task(f"x-{uid}")
-    await client.delete_template(tid)
+    done = await driver.finalize(going, None)
+    assert done.done
     assert await client.get_template(tid) is None
+
+
+async def test_template_drift_listing_matches_what_a_sync_wrote(
+    client: KapacitorClient, uid: str
+) -> None:
+    """A paged list (raw scripts) hashes each template as the spec does, and links tasks."""
+    for i in range(3):
+        await client.create_template({"id": f"L{i}-{uid}", "type": "stream", "script": V1})
+    await client.create_task(
+        {"id": f"l-{uid}", "template-id": f"L1-{uid}", "dbrps": DBRPS, "vars": M_CPU}
+    )
+    ids: list[str] = []
+    while True:
+        page = await client.list_templates(fields=["type", "script"], offset=len(ids), limit=2)
+        ids.extend(t.id for t in page if t.id.endswith(uid))
+        for t in page:
+            if t.id.endswith(uid):
+                assert template_hash(t.type, t.script) == template_hash("stream", V1)
+        if len(page) < 2:
+            break
+    assert [i for i in ids if i.startswith("L")] == [f"L{i}-{uid}" for i in range(3)]
+    listing = await list_all(client)
+    assert listing.templates[f"L0-{uid}"] == template_hash("stream", V1)
+    assert not drifted_from(template_hash("stream", V1), [f"l-{uid}"], f"L1-{uid}", listing)
+    assert drifted_from(template_hash("stream", V1), [], f"L1-{uid}", listing)
+    assert drifted_from(template_hash("stream", V2), [], f"L0-{uid}", listing)
+    await client.delete_task(f"l-{uid}")
+    for i in range(3):
+        await client.delete_template(f"L{i}-{uid}")
 
 
 async def test_observe_server_counts_what_it_holds(client: KapacitorClient, uid: str) -> None:

@@ -20,7 +20,7 @@ controller owns the finalizer, status writes over the version read, Events and r
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -72,6 +72,20 @@ class Acted:
     writes: int
     notes: tuple[EventNote, ...] = ()
     """Events the kind's act found worth telling (e.g. a watchdog restart)."""
+    then: Callable[[], Coroutine[Any, Any, None]] | None = None
+    """Work to start once the status is written (e.g. nudge objects that read it)."""
+
+
+class DeletionWaits(Exception):
+    """A kind's `delete` answering "not yet", for a reason of its own (e.g. a template
+    that Kapacitor tasks still use): the resource keeps its finalizer, its status says
+    why (Ready=False with `reason`), and the deletion is tried again after `delay`."""
+
+    def __init__(self, reason: str, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -173,7 +187,7 @@ async def run_mirror(
     ready = c.get_condition(status.conditions, c.READY)
     if ready is not None and ready.status == "False":
         events.append(EventNote("Warning", ready.reason, ready.message))
-    return Outcome(status=status, events=events, writes=writes)
+    return Outcome(status=status, events=events, writes=writes, then=acted.then)
 
 
 def failed(
@@ -286,6 +300,8 @@ class MirrorDriver(Generic[R]):
             # resource forever would help nobody.
             message = f"{exc.message} The {m.noun} was left in Kapacitor, as with Orphan."
             return Finalized(done=True, events=(EventNote("Warning", exc.reason, message),))
+        except DeletionWaits as exc:
+            return self._waits(resource, exc)
         except Exception as exc:  # classify re-raises what it does not know
             failure = classify(exc, url=url, what=m.noun)
             status = mark_deleting(
@@ -306,6 +322,29 @@ class MirrorDriver(Generic[R]):
         if deletion.deleted:
             metrics.KAPACITOR_WRITES.labels(m.kind).inc(len(deletion.deleted))
         return Finalized(done=True, events=(deletion.event,))
+
+    def _waits(self, resource: R, exc: DeletionWaits) -> Finalized:
+        """The kind said "not yet": say why in the status, with an Event only when the
+        reason or message is new (the deletion is looked at again every `delay`)."""
+        m = self.mirror
+        before = c.get_condition(m.status(resource).conditions, c.READY)
+        status = mark_deleting(
+            m.status(resource),
+            generation=m.generation(resource),
+            what=f"{m.noun} {m.identity(resource)}",
+            reason=exc.reason,
+            message=exc.message,
+            now=utcnow(),
+            ready_reason=exc.reason,
+        )
+        after = c.get_condition(status.conditions, c.READY)
+        same = (
+            before is not None
+            and after is not None
+            and (before.reason, before.message) == (after.reason, after.message)
+        )
+        events = () if same else (EventNote("Warning", exc.reason, exc.message),)
+        return Finalized(done=False, events=events, status=m.dump(status), delay=exc.delay)
 
 
 def invalid(body: Mapping[str, Any], exc: ValidationError, *, now: str) -> Outcome[Any]:

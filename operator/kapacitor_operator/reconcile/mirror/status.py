@@ -112,19 +112,29 @@ def mark_failed(
     return st
 
 
-def mark_deleting(st: S, *, generation: int, what: str, reason: str, message: str, now: str) -> S:
+def mark_deleting(
+    st: S,
+    *,
+    generation: int,
+    what: str,
+    reason: str,
+    message: str,
+    now: str,
+    ready_reason: str = c.DELETING,
+) -> S:
     """A deletion that waits for Kapacitor: no condition may still say the object matches
     the spec. Ready says it is being deleted and why it waits; Synced carries the
-    failure's own reason (unreachable, hanging, refused...)."""
+    failure's own reason (unreachable, hanging, refused...). `ready_reason`: a kind's own
+    reason to wait (a template still in use: InUse) instead of Deleting."""
     waiting = (
         f"Deleting: {what} is not yet deleted from Kapacitor ({message.rstrip('.')}). "
         "The resource stays until it is; set spec.deletionPolicy: Orphan to let it go."
     )
     st.observedGeneration = generation
     conds = Conditions(st, now, generation)
-    conds.set(c.READY, "False", c.DELETING, waiting)
+    conds.set(c.READY, "False", ready_reason, waiting)
     conds.set(c.SYNCED, "False", reason, message)
     conds.drop(c.STALLED)
-    conds.set(c.RECONCILING, "True", c.DELETING, waiting)
+    conds.set(c.RECONCILING, "True", ready_reason, waiting)
     st.conditions = conds.items
     return st
