@@ -16,7 +16,6 @@ from kapacitor_operator.handlers import (
     kapacitor,
     kapacitortask,
     kapacitortemplate,
-    refs,
     taskrun,
 )
 from kapacitor_operator.handlers.runtime import Runtime
@@ -91,7 +90,6 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     taskrun.register(registry, settings)
     flux_history.register(registry, settings)
     alerthandler.register(registry, settings)
-    refs.register(registry, settings)
     kapacitor.register(registry, settings)
     kapacitortemplate.register(registry, settings)
     return registry

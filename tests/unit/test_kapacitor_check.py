@@ -9,7 +9,13 @@ import pytest
 from kapacitor_operator import conditions as c
 from kapacitor_operator.models.kapacitor import KapacitorSpec, KapacitorStatus, ObjectCounts
 from kapacitor_operator.models.resources import KapacitorServer, parse_resource
-from kapacitor_operator.reconcile.kapacitor_check import Managed, ServerObservation, status_for
+from kapacitor_operator.reconcile.kapacitor_check import (
+    Managed,
+    ServerObservation,
+    managed_on,
+    status_for,
+)
+from kapacitor_operator.reconcile.template_users import naming
 
 URL = "http://kapacitor.test:9092"
 T0 = "2026-01-01T00:00:00Z"
@@ -104,3 +110,49 @@ def test_a_failed_check_keeps_the_last_counts(reason: str, reachable: bool | Non
     assert cond is not None
     assert cond.message.endswith(".")
     assert cond.lastTransitionTime == T1
+
+
+URL = "http://k:9092"
+
+
+def body(ns: str, name: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": ns, "name": name}, "spec": spec, "status": status}
+
+
+def test_managed_ids_come_from_the_statuses_of_tasks_and_templates_on_that_server() -> None:
+    tasks = [
+        body("a", "t1", {"type": "stream"}, {"kapacitorURL": URL, "taskID": "a.t1"}),
+        body("a", "f1", {"type": "flux"}, {"kapacitorURL": URL, "taskID": "0abc"}),
+        body("b", "t2", {"type": "batch"}, {"kapacitorURL": "http://other", "taskID": "b.t2"}),
+        body("b", "new", {"type": "stream"}, {}),  # not synced yet: claims nothing
+    ]
+    templates = [
+        body("a", "tpl", {}, {"kapacitorURL": URL, "templateID": "a.tpl"}),
+        body("a", "far", {}, {"kapacitorURL": "http://other", "templateID": "a.far"}),
+    ]
+    assert managed_on(URL, tasks, templates) == Managed(
+        tasks=frozenset({"a.t1"}), flux_tasks=frozenset({"0abc"}), templates=frozenset({"a.tpl"})
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "namespace", "target", "expected"),
+    [
+        ("kapacitorRef", "a", "prod", ["t1", "t3"]),
+        ("kapacitorRef", "b", "prod", ["t2"]),  # the same name in another namespace is another
+        ("kapacitorRef", "a", "none", []),
+        ("templateRef", "a", "tpl", ["t3"]),
+    ],
+)
+def test_who_names_an_object_is_read_from_a_controllers_bodies(
+    field: str, namespace: str, target: str, expected: list[str]
+) -> None:
+    bodies = {
+        ("a", "t3"): body(
+            "a", "t3", {"kapacitorRef": {"name": "prod"}, "templateRef": {"name": "tpl"}}, {}
+        ),
+        ("a", "t1"): body("a", "t1", {"kapacitorRef": {"name": "prod"}}, {}),
+        ("b", "t2"): body("b", "t2", {"kapacitorRef": {"name": "prod"}}, {}),
+        ("a", "t4"): body("a", "t4", {"kapacitor": {"url": URL}}, {}),
+    }
+    assert naming(bodies, field, namespace, target) == expected

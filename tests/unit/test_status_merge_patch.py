@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kapacitor_operator.handlers.refs import status_patch
+from kapacitor_operator.handlers.kapacitor_status import status_patch
 from kapacitor_operator.sync import status_patch as shared
 from kapacitor_operator.sync.status_patch import merge_patch
 

@@ -12,7 +12,7 @@ from kapacitor_operator import GROUP, VERSION, metrics
 from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.handlers.common import emit, status_dict, utcnow
-from kapacitor_operator.handlers.refs import apply_merged, dependents, persist_status
+from kapacitor_operator.handlers.kapacitor_status import apply_merged, persist_status
 from kapacitor_operator.handlers.runtime import Runtime
 from kapacitor_operator.k8s.errors import KubeError
 from kapacitor_operator.kapacitor.errors import KapacitorAuthError, KapacitorError
@@ -20,9 +20,9 @@ from kapacitor_operator.kapacitor.pool import InvalidCABundle
 from kapacitor_operator.models.kapacitor import KapacitorSpec, KapacitorStatus
 from kapacitor_operator.models.resources import KapacitorServer, parse_resource
 from kapacitor_operator.reconcile.connection import ReferenceProblem, resolve_connection
-from kapacitor_operator.reconcile.kapacitor_check import Managed, observe_server, status_for
+from kapacitor_operator.reconcile.kapacitor_check import managed_on, observe_server, status_for
 from kapacitor_operator.reconcile.outcome import EventNote
-from kapacitor_operator.reconcile.template_users import nudge
+from kapacitor_operator.reconcile.template_users import naming, nudge
 from kapacitor_operator.urls import redact_url
 
 PLURAL = "kapacitors"
@@ -30,20 +30,22 @@ IN_USE_RETRY = 10.0
 """Seconds between looks at a deletion waiting for its dependents."""
 
 
-def managed_on(url: str, tasks_index: Any, templates_index: Any) -> Managed:
-    """IDs the operator's resources hold on the server at `url` (redacted form)."""
-    tasks = list(tasks_index.get(url, [])) if tasks_index is not None else []
-    templates = list(templates_index.get(url, [])) if templates_index is not None else []
-    return Managed(
-        tasks=frozenset(i for api, i in tasks if api == "tick"),
-        flux_tasks=frozenset(i for api, i in tasks if api == "flux"),
-        templates=frozenset(templates),
-    )
+async def known(runtime: Runtime) -> None:
+    """Wait until the task and template controllers have listed their objects: who names
+    a connection, and what is managed, is read from their bodies."""
+    await runtime.tasks.primed.wait()
+    await runtime.templates.primed.wait()
 
 
-async def check_server(
-    server: KapacitorServer, runtime: Runtime, indexes: dict[str, Any]
-) -> KapacitorStatus:
+def users_of(runtime: Runtime, namespace: str, name: str) -> dict[str, list[str]]:
+    """The resources (by plural) whose kapacitorRef names the `Kapacitor` namespace/name."""
+    return {
+        "kapacitortasks": naming(runtime.tasks.bodies, "kapacitorRef", namespace, name),
+        "kapacitortemplates": naming(runtime.templates.bodies, "kapacitorRef", namespace, name),
+    }
+
+
+async def check_server(server: KapacitorServer, runtime: Runtime) -> KapacitorStatus:
     """One check of the server, as a status (never raises for a bad connection)."""
     settings = runtime.settings
     url = redact_url(server.spec.url.rstrip("/"))
@@ -65,7 +67,10 @@ async def check_server(
         problem = (c.UNAUTHORIZED, f"Kapacitor at {url} refused the credentials: {exc.message}")
     except KapacitorError as exc:
         problem = (c.UNREACHABLE, f"Kapacitor at {url} could not be checked: {exc}")
-    managed = managed_on(url, indexes.get("managed_tasks"), indexes.get("managed_templates"))
+    await known(runtime)
+    managed = managed_on(
+        url, list(runtime.tasks.bodies.values()), list(runtime.templates.bodies.values())
+    )
     return status_for(
         server,
         seen,
@@ -83,7 +88,7 @@ def _token(status: KapacitorStatus) -> str:
     return f"{status.observedGeneration}:{ready.status if ready else 'Unknown'}"
 
 
-async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[str, Any]) -> None:
+async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any) -> None:
     runtime: Runtime = memo.runtime
     try:
         server = parse_resource(body, KapacitorSpec, KapacitorStatus)
@@ -103,16 +108,12 @@ async def _handle(body: kopf.Body, patch: kopf.Patch, memo: Any, kwargs: dict[st
         ]
         kopf.warn(body, reason=c.INVALID_SPEC, message=message[:1024])
         raise kopf.PermanentError(message) from exc
-    status = await check_server(server, runtime, kwargs)
+    status = await check_server(server, runtime)
     before, after = _token(server.status), _token(status)
     old_ready = c.get_condition(server.status.conditions, c.READY)
     new_ready = c.get_condition(status.conditions, c.READY)
     desired = status_dict(status)
-    key = (server.namespace, server.name)
-    users = {
-        "kapacitortasks": dependents(kwargs.get("kapacitorref_tasks"), key),
-        "kapacitortemplates": dependents(kwargs.get("kapacitorref_templates"), key),
-    }
+    users = users_of(runtime, server.namespace, server.name)
     nudging = before != after and any(users.values())
     if nudging and await persist_status(runtime.kube, PLURAL, body, desired):
         # Dependents read this object when nudged: its status must be written first.
@@ -139,10 +140,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     @kopf.on.resume(GROUP, VERSION, PLURAL, id="kapacitor_check", registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, id="kapacitor_check", registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", id="kapacitor_check", registry=registry)
-    async def kapacitor_check(
-        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
-    ) -> None:
-        await _handle(body, patch, memo, kwargs)
+    async def kapacitor_check(*, body: kopf.Body, patch: kopf.Patch, memo: Any, **_: Any) -> None:
+        await _handle(body, patch, memo)
 
     @kopf.timer(
         GROUP,
@@ -153,20 +152,24 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         id="kapacitor_recheck",
         registry=registry,
     )
-    async def kapacitor_recheck(
-        *, body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any
-    ) -> None:
-        await _handle(body, patch, memo, kwargs)
+    async def kapacitor_recheck(*, body: kopf.Body, patch: kopf.Patch, memo: Any, **_: Any) -> None:
+        await _handle(body, patch, memo)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="kapacitor_delete", registry=registry)
     async def kapacitor_delete(
-        *, body: kopf.Body, patch: kopf.Patch, namespace: str | None, name: str, **kwargs: Any
+        *,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        memo: Any,
+        namespace: str | None,
+        name: str,
+        **_: Any,
     ) -> None:
-        key = (namespace or "", name)
-        users = [f"KapacitorTask {n}" for n in dependents(kwargs.get("kapacitorref_tasks"), key)]
-        users += [
-            f"KapacitorTemplate {n}" for n in dependents(kwargs.get("kapacitorref_templates"), key)
-        ]
+        runtime: Runtime = memo.runtime
+        await known(runtime)
+        named = users_of(runtime, namespace or "", name)
+        users = [f"KapacitorTask {n}" for n in named["kapacitortasks"]]
+        users += [f"KapacitorTemplate {n}" for n in named["kapacitortemplates"]]
         if not users:
             return
         message = (

@@ -3,14 +3,16 @@
 observe_server() reads (ping for the version, then paged lists of tasks, templates and
 handlers); status_for() is pure and turns an observation, or the error that stopped it,
 into the status. `unmanaged` counts objects no resource of this operator claims: the
-handler passes the IDs that KapacitorTasks and KapacitorTemplates report for the server.
+handler passes the IDs that KapacitorTasks and KapacitorTemplates report for the server
+(`managed_on`, over the controllers' bodies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.client import KapacitorClient
@@ -40,6 +42,28 @@ class Managed:
     tasks: frozenset[str] = frozenset()
     flux_tasks: frozenset[str] = frozenset()
     templates: frozenset[str] = frozenset()
+
+
+def managed_on(
+    url: str,
+    tasks: Iterable[Mapping[str, Any]],
+    templates: Iterable[Mapping[str, Any]],
+) -> Managed:
+    """IDs the resources (KapacitorTask and KapacitorTemplate bodies) report, in their
+    status, as theirs on the server at `url` (its redacted form)."""
+    tick: set[str] = set()
+    flux: set[str] = set()
+    for body in tasks:
+        status = body.get("status") or {}
+        if status.get("kapacitorURL") == url and status.get("taskID"):
+            is_flux = (body.get("spec") or {}).get("type") == "flux"
+            (flux if is_flux else tick).add(str(status["taskID"]))
+    held = {
+        str(status["templateID"])
+        for status in ((b.get("status") or {}) for b in templates)
+        if status.get("kapacitorURL") == url and status.get("templateID")
+    }
+    return Managed(tasks=frozenset(tick), flux_tasks=frozenset(flux), templates=frozenset(held))
 
 
 async def observe_server(client: KapacitorClient) -> ServerObservation:

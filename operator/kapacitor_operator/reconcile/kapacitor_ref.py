@@ -3,7 +3,7 @@
 A resource names a `Kapacitor` object (its connection) or a KapacitorTemplate (the ID
 to instantiate) in its own namespace. A name that does not resolve yet is a
 `WaitingForReference` with its own reason; the named object's handler nudges its
-dependents when it appears or changes (see handlers/refs.py), so the wait is event-driven.
+dependents when it appears or changes (see handlers/kapacitor.py), so the wait is event-driven.
 """
 
 from __future__ import annotations

@@ -43,14 +43,23 @@ async def note_template_user(
     await nudge(kube, "kapacitortemplates", task.namespace, [ref.name], token)
 
 
-def template_users(
-    tasks: Mapping[tuple[str, str], Mapping[str, Any]], namespace: str, template: str
-) -> list[str]:
-    """Names of the KapacitorTasks (bodies by (namespace, name)) whose templateRef names
-    the KapacitorTemplate `namespace/template`, sorted."""
+Bodies = Mapping[tuple[str, str], Mapping[str, Any]]
+"""A controller's bodies by (namespace, name): who names whom is read from them, not
+from kopf indexes over every object (kopf holds all handlers until such an index is
+built, which made a resume at 10,000 tasks quadratic)."""
+
+
+def naming(bodies: Bodies, field: str, namespace: str, target: str) -> list[str]:
+    """Names of the objects in `namespace` whose `spec.<field>.name` is `target`, sorted."""
     found = []
-    for (ns, name), body in list(tasks.items()):
-        ref = (body.get("spec") or {}).get("templateRef") or {}
-        if ns == namespace and isinstance(ref, Mapping) and ref.get("name") == template:
+    for (ns, name), body in list(bodies.items()):
+        ref = (body.get("spec") or {}).get(field) or {}
+        if ns == namespace and isinstance(ref, Mapping) and ref.get("name") == target:
             found.append(name)
     return sorted(found)
+
+
+def template_users(tasks: Bodies, namespace: str, template: str) -> list[str]:
+    """Names of the KapacitorTasks whose templateRef names the KapacitorTemplate
+    `namespace/template`, sorted."""
+    return naming(tasks, "templateRef", namespace, template)
