@@ -93,6 +93,8 @@ def test_examples_reach_their_conditions(
     node.alias_image("busybox", "docker.io/library/busybox:1.36")
     prepare_kapacitor(kd.base_url, log_dir=str(tmp_path))
     cpu_alert = f"{kube.ns}-cpu_alert"
+    # Task IDs in this namespace; alert logs in this test's directory.
+    ours = {"cpu_alert": cpu_alert, "'/tmp/": f"'{tmp_path}/"}
     for name in (
         "01-stream-alert.yaml",
         "02-batch-task.yaml",
@@ -100,7 +102,7 @@ def test_examples_reach_their_conditions(
         "04-flux-every.yaml",
         "05-flux-cron-retry.yaml",
     ):
-        kube.apply(example(name, cpu_alert=cpu_alert, **{"'/tmp/": f"'{tmp_path}/"}))
+        kube.apply(example(name, **ours))
     for task in ("cpu-alert", "mem-report", "disk-alert", "downsample-cpu", "hourly-rollup"):
         kube.kubectl_wait("kapacitortask", task, "Ready")
     assert kube.get("kapacitortask", "mem-report")["status"]["status"] == "disabled"  # type: ignore[index]
@@ -210,7 +212,7 @@ def test_examples_reach_their_conditions(
     # The same files applied again: nothing changes (no spec field is owned by the operator).
     before = generations(kube)
     for name in sorted(p.name for p in EXAMPLES.glob("0[1-6]*.yaml")):
-        result = kube.apply(example(name, cpu_alert=cpu_alert))
+        result = kube.apply(example(name, **ours))
         assert "conflict" not in result.stderr.lower()
     assert generations(kube) == before
 
