@@ -59,6 +59,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         memo.runtime.alert_handler_drift.start()
         memo.runtime.templates.start()
         memo.runtime.template_drift.start()
+        memo.runtime.kapacitors.start()
         log.info("kapacitor-operator started: %r", operator_settings)
 
     @kopf.on.login(id="operator_login", registry=registry)
@@ -82,6 +83,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             await runtime.alert_handlers.stop()
             await runtime.template_drift.stop()
             await runtime.templates.stop()
+            await runtime.kapacitors.stop()
             await runtime.pool.aclose()
             await runtime.kube.aclose()
 

@@ -1,5 +1,6 @@
-"""Status merge patches (the controller's and the `Kapacitor` kind's): vanished nested
-keys are nulled (a template var losing its default), unchanged status writes nothing."""
+"""Status merge patches (the controller's, which every kind's status goes through):
+vanished nested keys are nulled (a template var losing its default), unchanged status
+writes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from kapacitor_operator.handlers.kapacitor_status import status_patch
 from kapacitor_operator.sync import status_patch as shared
 from kapacitor_operator.sync.status_patch import merge_patch
 
@@ -35,12 +35,12 @@ def test_merge_patch(old: dict[str, Any], new: dict[str, Any], expected: dict[st
 
 def test_status_patch_ignores_kopf_and_lone_timestamps() -> None:
     current = {"kopf": {"progress": {}}, "a": 1, "lastSyncedAt": "t0"}
-    assert status_patch(current, {"a": 1, "lastSyncedAt": "t1"}, ("lastSyncedAt",)) == {}
-    assert status_patch(current, {"a": 2, "lastSyncedAt": "t1"}, ("lastSyncedAt",)) == {
+    assert shared.status_patch(current, {"a": 1, "lastSyncedAt": "t1"}) == {}
+    assert shared.status_patch(current, {"a": 2, "lastSyncedAt": "t1"}) == {
         "a": 2,
         "lastSyncedAt": "t1",
     }
-    assert status_patch(current, {"lastSyncedAt": "t0"}) == {"a": None}
+    assert shared.status_patch(current, {"lastSyncedAt": "t0"}) == {"a": None}
 
 
 def test_the_controllers_status_patch_nulls_vanished_nested_keys() -> None:

@@ -344,3 +344,76 @@ async def test_work_that_reads_the_status_starts_once_it_is_written() -> None:
     await until(lambda: seen_by_then)
     assert seen_by_then == [{"observedGeneration": 1, "conditions": [cond]}]
     await ctl.stop()
+
+
+# --- rechecks (a kind checked on a schedule: the `Kapacitor` connection kind) ----------------
+
+
+def settled_widget(name: str) -> dict[str, Any]:
+    body = widget(name, ident=name)
+    body["metadata"]["finalizers"] = [FINALIZER]
+    cond = {"type": "Synced", "status": "True", "observedGeneration": 1}
+    body["status"] = {"observedGeneration": 1, "conditions": [cond]}
+    return body
+
+
+async def test_a_settled_object_is_rechecked_each_interval_without_writing() -> None:
+    kube, kind = FakeKube(), Kind()
+    ctl = SyncController(kind, kube, workers=2, recheck=0.1)
+    ctl.start()
+    await until(lambda: ctl.primed.is_set())
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(lambda: len(kind.seen) >= 4)  # the first reconcile, then three rechecks
+    assert len(kube.status_writes()) == 1, "an unchanged status is not written again"
+    await ctl.stop()
+
+
+async def test_a_start_spreads_the_rechecks_of_settled_objects_over_the_first_interval() -> None:
+    """No burst of checks at start: each settled object is looked at once, at a random
+    point of the first interval (here 1 s), not all at once and not at start."""
+    kube, kind = FakeKube(), Kind()
+    for index in range(20):
+        kube.put("widgets", settled_widget(f"w{index}"))
+    ctl = SyncController(kind, kube, workers=4, recheck=1.0)
+    ctl.start()
+    await until(lambda: ctl.primed.is_set())
+    loop = asyncio.get_running_loop()
+    started, times = loop.time(), []
+    kind.on_reconcile = lambda: times.append(loop.time() - started)
+    for body in await kube.list_custom("widgets"):
+        ctl.on_event(None, body)
+    await until(lambda: len(times) >= 20, limit=10.0)
+    assert max(times) - min(times) > 0.2, f"spread over the interval: {sorted(times)}"
+    assert sum(1 for t in times if t < 0.05) < 10, "not at start"
+    assert kube.status_writes() == []
+    await ctl.stop()
+
+
+async def test_a_recheck_moved_by_a_reconcile_in_between_comes_at_its_new_time() -> None:
+    """The timer set for the first recheck fires; a reconcile since then moved it later:
+    the settled object is not worked on early, and is at the new time."""
+    kube, kind = FakeKube(), Kind()
+    kube.put("widgets", settled_widget("a"))
+    ctl = SyncController(kind, kube, workers=1, recheck=0.4)
+    ctl.start()
+    await until(lambda: ctl.primed.is_set())
+    loop = asyncio.get_running_loop()
+    ctl._recheck_after(("ns", "a"), 0.05)  # an earlier timer already set
+    ctl.rechecks[("ns", "a")] = loop.time() + 0.3  # since moved by a reconcile
+    ctl.bodies[("ns", "a")] = kube.get("widgets", NS, "a") or {}
+    started = loop.time()
+    await until(lambda: kind.seen, limit=5.0)
+    assert loop.time() - started >= 0.25
+    await ctl.stop()
+
+
+def test_a_kind_may_say_which_condition_settles_an_object() -> None:
+    body = {
+        "metadata": {"generation": 2},
+        "status": {
+            "observedGeneration": 2,
+            "conditions": [{"type": "Ready", "status": "True", "observedGeneration": 2}],
+        },
+    }
+    assert not settled(body)
+    assert settled(body, ("Ready",))

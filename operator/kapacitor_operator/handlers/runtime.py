@@ -11,6 +11,7 @@ from kapacitor_operator.kapacitor.pool import ClientPool, Connection
 from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.alert_handler_drift import HandlerDrift
 from kapacitor_operator.reconcile.alert_handler_mirror import AlertHandlerKind
+from kapacitor_operator.reconcile.kapacitor_kind import Dependents, KapacitorKind
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.task_drift import TaskDrift
@@ -44,6 +45,8 @@ class Runtime:
     """KapacitorTemplate's controller (work queue, mirror driver)."""
     template_drift: DriftScanner = field(init=False)
     """KapacitorTemplate's drift detection: paged lists per server per interval."""
+    kapacitors: SyncController = field(init=False)
+    """The `Kapacitor` connection kind's controller: a check of each server per interval."""
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +95,15 @@ class Runtime:
             self.templates,
             TemplateDrift(self.settings, self.kube, self.pool),
             interval=self.settings.drift_interval,
+        )
+        self.kapacitors = SyncController(
+            KapacitorKind(
+                self.settings, self.kube, self.pool, Dependents(self.tasks, self.templates)
+            ),
+            self.kube,
+            namespaces=self.settings.namespaces,
+            settled_on=("Ready",),  # the last check found the server Ready
+            recheck=self.settings.kapacitor_check_interval,
         )
         self.runs = RunEngine(
             EngineDeps(

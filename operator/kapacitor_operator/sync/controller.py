@@ -7,7 +7,10 @@ status to write, Events, whether and when to try again) and deletes what it owns
 Kapacitor. An object whose spec was handled and whose last reconcile reached Kapacitor
 is not worked on again until it changes, or until drift detection (one list per
 Kapacitor server, sync/drift.py) or a retry asks for it: a restart costs no Kapacitor
-call and no write.
+call and no write. A kind that must be looked at on a schedule even when settled (the
+`Kapacitor` connection kind checks its server) sets `recheck`: every object is
+reconciled again about that often, jittered, and after a start first at a random point
+of the first interval, so a restart makes no burst of checks.
 """
 
 from __future__ import annotations
@@ -118,9 +121,13 @@ def key_of(body: Mapping[str, Any]) -> Key:
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
 
 
-def settled(body: Mapping[str, Any]) -> bool:
+SETTLED_ON = ("Synced", "Stalled")
+
+
+def settled(body: Mapping[str, Any], on: tuple[str, ...] = SETTLED_ON) -> bool:
     """The spec was handled and the last reconcile reached Kapacitor (or failed in a way
-    only a change of the spec can fix: Stalled): nothing to do."""
+    only a change of the spec can fix: Stalled): nothing to do. `on`: the condition
+    types of which one True (for this generation) means so."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
     generation = meta.get("generation")
@@ -131,8 +138,13 @@ def settled(body: Mapping[str, Any]) -> bool:
         (cond := conditions.get(kind)) is not None
         and cond.get("status") == "True"
         and cond.get("observedGeneration") == generation
-        for kind in ("Synced", "Stalled")
+        for kind in on
     )
+
+
+def jittered(seconds: float, spread: float = 0.1) -> float:
+    """`seconds`, give or take `spread` of it (as drift passes are spread)."""
+    return seconds * random.uniform(1 - spread, 1 + spread)
 
 
 STATUS_ATTEMPTS = 3
@@ -158,10 +170,17 @@ class SyncController:
     """Keys whose watch events this process received: an object known only from priming
     is left to drift until its watch event (kopf runs only while this replica leads)."""
     forced: set[Key] = field(default_factory=set)
+    """Keys drift detection asked for: worked on even when settled."""
     nudge_annotation: str | None = None
     """An annotation other objects write to say something this object names changed
     (reconcile/template_users.py): a new value makes even a settled object work."""
-    """Keys drift detection asked for: worked on even when settled."""
+    settled_on: tuple[str, ...] = SETTLED_ON
+    """Condition types of which one True for the generation means settled (`settled`)."""
+    recheck: float | None = None
+    """Seconds (±10 %) after which an object is reconciled again even when settled, after
+    each reconcile that ends without a retry; None: only events, drift and retries."""
+    rechecks: dict[Key, float] = field(default_factory=dict)
+    """Loop time at which each key's recheck is due."""
     written: dict[Key, str] = field(default_factory=dict)
     """resourceVersion of each object's last status write: its watch event is our echo."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -177,6 +196,7 @@ class SyncController:
             self.written.pop(key, None)
             self.forced.discard(key)
             self.watched.discard(key)
+            self.rechecks.pop(key, None)
             claim = self.claims.by_key.get(key)
             self.claims.release(key)
             self.queue.forget(key)
@@ -193,6 +213,10 @@ class SyncController:
             return
         before = self.bodies.get(key)
         self.bodies[key] = copy.deepcopy(dict(body))
+        if key not in self.watched and self.recheck is not None and key not in self.rechecks:
+            # First seen by this process (a start, or a new object): a settled object is
+            # checked at a random point of the first interval, so a start makes no burst.
+            self._recheck_after(key, random.uniform(0.0, 1.0) * self.recheck)
         self.watched.add(key)
         if before is not None and self._nudged(before, body):
             self.forced.add(key)
@@ -223,7 +247,7 @@ class SyncController:
         finalizers = meta.get("finalizers") or []
         if meta.get("deletionTimestamp"):
             return self.kind.finalizer in finalizers
-        return self.kind.finalizer not in finalizers or not settled(body)
+        return self.kind.finalizer not in finalizers or not settled(body, self.settled_on)
 
     def enqueue(self, key: Key) -> None:
         """Reconcile `key` even if settled (drift detection found it differs from
@@ -293,13 +317,30 @@ class SyncController:
             delay = random.uniform(cap / 2, cap)
         self.queue.add_after(key, delay)
 
+    def _recheck_after(self, key: Key, delay: float) -> None:
+        self.rechecks[key] = asyncio.get_running_loop().time() + delay
+        self.queue.add_after(key, delay)
+
+    def _recheck_due(self, key: Key) -> bool:
+        """Whether `key`'s recheck is due (and then it is taken). A timer set for an
+        earlier recheck, since moved by a reconcile in between, is set again."""
+        due = self.rechecks.get(key)
+        if due is None:
+            return False
+        left = due - asyncio.get_running_loop().time()
+        if left > 0:
+            self.queue.add_after(key, left)
+            return False
+        del self.rechecks[key]
+        return True
+
     # --- one object ----------------------------------------------------------------------
 
     async def process(self, key: Key) -> None:
         body = self.bodies.get(key)
         if body is None:
             return
-        forced = key in self.forced
+        forced = key in self.forced or self._recheck_due(key)
         self.forced.discard(key)
         if not forced and not self.needs_work(body):
             return  # settled meanwhile (e.g. by the run that made the key dirty)
@@ -374,6 +415,8 @@ class SyncController:
             self._retry(key, outcome.delay)
         else:
             self.failures.pop(key, None)
+            if outcome.retry == "none" and self.recheck is not None:
+                self._recheck_after(key, jittered(self.recheck))
 
     async def _undo(
         self, key: Key, body: Mapping[str, Any], holder: Key | None, outcome: Outcome[Any]
