@@ -3,8 +3,8 @@
 observe_server() reads (ping for the version, then paged lists of tasks, templates and
 handlers); status_for() is pure and turns an observation, or the error that stopped it,
 into the status. `unmanaged` counts objects no resource of this operator claims: the
-handler passes the IDs that KapacitorTasks and KapacitorTemplates report for the server
-(`managed_on`, over the controllers' bodies).
+kind (kapacitor_kind.py) passes the IDs that KapacitorTasks and KapacitorTemplates report
+for the server (`managed_on`, over the controllers' bodies).
 """
 
 from __future__ import annotations
