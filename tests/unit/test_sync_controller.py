@@ -417,3 +417,19 @@ def test_a_kind_may_say_which_condition_settles_an_object() -> None:
     }
     assert not settled(body)
     assert settled(body, ("Ready",))
+
+
+async def test_an_object_going_without_our_finalizer_is_left_alone_even_when_forced() -> None:
+    kube, kind = FakeKube(), Kind()
+    body = widget("a")
+    body["metadata"].update(finalizers=["someone.else/x"], deletionTimestamp="2026-01-01T00:00:00Z")
+    kube.put("widgets", body)
+    ctl = SyncController(kind, kube, workers=1, recheck=0.05)
+    ctl.start()
+    await until(lambda: ctl.primed.is_set())
+    ctl.on_event("MODIFIED", kube.get("widgets", NS, "a") or {})
+    ctl.enqueue((NS, "a"))
+    await asyncio.sleep(0.2)  # the forced key and the first recheck have come and gone
+    assert kind.seen == []
+    assert (kube.get("widgets", NS, "a") or {})["metadata"]["finalizers"] == ["someone.else/x"]
+    await ctl.stop()

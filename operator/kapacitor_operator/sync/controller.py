@@ -344,9 +344,14 @@ class SyncController:
         self.forced.discard(key)
         if not forced and not self.needs_work(body):
             return  # settled meanwhile (e.g. by the run that made the key dirty)
-        uid = str((body.get("metadata") or {}).get("uid", ""))
+        meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp") and self.kind.finalizer not in (
+            meta.get("finalizers") or []
+        ):
+            return  # going, and not held by us: nothing to do (even when forced)
+        uid = str(meta.get("uid", ""))
         async with self.lock(uid):
-            if (body.get("metadata") or {}).get("deletionTimestamp"):
+            if meta.get("deletionTimestamp"):
                 await self._finalize(key, body)
             else:
                 await self._reconcile(key, body)
