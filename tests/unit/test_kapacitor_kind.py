@@ -175,8 +175,12 @@ def cond(kube: FakeKube, name: str) -> tuple[str, str, str]:
     return ("", "", "") if found is None else (found.status, found.reason, found.message)
 
 
-async def started(kube: FakeKube, tasks: Listed, recheck: float = 0.1) -> SyncController:
-    settings = Settings(kapacitor_url=URL, kapacitor_check_interval=recheck)
+async def started(
+    kube: FakeKube, tasks: Listed, recheck: float = 0.1, interval: float | None = None
+) -> SyncController:
+    """The kind on a controller that rechecks every `recheck` seconds; `interval` is the
+    kind's (its retry delay, lastCheckedAt's refresh), `recheck` unless given."""
+    settings = Settings(kapacitor_url=URL, kapacitor_check_interval=interval or recheck)
     kind = KapacitorKind(settings, kube, ClientPool(), Dependents(tasks, Listed()))  # type: ignore[arg-type]
     ctl = SyncController(kind, kube, settled_on=("Ready",), recheck=recheck)
     ctl.start()
@@ -191,7 +195,8 @@ async def test_a_reachable_server_is_ready_its_users_nudged_after_the_status_the
     kube.put("kapacitortasks", task("cpu", "shared"))
     tasks.bodies[(NS, "cpu")] = task("cpu", "shared")
     tasks.bodies[(NS, "other")] = task("other", "elsewhere")
-    ctl = await started(kube, tasks)
+    # lastCheckedAt is refreshed after ten intervals of the kind's (60 s), not of these.
+    ctl = await started(kube, tasks, interval=60.0)
     ctl.on_event("ADDED", kube.put("kapacitors", connection("shared")))
     await until(lambda: cond(kube, "shared")[1] == c.REACHABLE)
     await until(

@@ -340,7 +340,8 @@ class SyncController:
         body = self.bodies.get(key)
         if body is None:
             return
-        forced = key in self.forced or self._recheck_due(key)
+        due = self._recheck_due(key)
+        forced = key in self.forced or due
         self.forced.discard(key)
         if not forced and not self.needs_work(body):
             return  # settled meanwhile (e.g. by the run that made the key dirty)
