@@ -1,7 +1,7 @@
 """KapacitorTemplate: kopf only delivers watch events; the work-queue controller
 (sync/controller.py) reconciles them on the shared mirror driver (reconcile/mirror/,
 the kind in reconcile/template_mirror.py). The `Kapacitor` kind's counts read the
-controller's bodies (handlers/kapacitor.py)."""
+controller's bodies (reconcile/kapacitor_kind.py)."""
 
 from __future__ import annotations
 

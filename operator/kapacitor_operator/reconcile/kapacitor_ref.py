@@ -2,8 +2,9 @@
 
 A resource names a `Kapacitor` object (its connection) or a KapacitorTemplate (the ID
 to instantiate) in its own namespace. A name that does not resolve yet is a
-`WaitingForReference` with its own reason; the named object's handler nudges its
-dependents when it appears or changes (see handlers/kapacitor.py), so the wait is event-driven.
+`WaitingForReference` with its own reason; the named object's kind nudges its
+dependents when it appears or changes (reconcile/kapacitor_kind.py), so the wait is
+event-driven.
 """
 
 from __future__ import annotations
