@@ -433,3 +433,19 @@ async def test_an_object_going_without_our_finalizer_is_left_alone_even_when_for
     assert kind.seen == []
     assert (kube.get("widgets", NS, "a") or {})["metadata"]["finalizers"] == ["someone.else/x"]
     await ctl.stop()
+
+
+async def test_the_bodies_held_leave_out_managed_fields() -> None:
+    kube, kind = FakeKube(), Kind()
+    body = widget("a")
+    body["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    kube.put("widgets", body)
+    ctl = await controller_for(kube, kind)
+    ctl.on_event("ADDED", kube.get("widgets", NS, "a") or {})
+    await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    await until(lambda: ctl.queue.idle)
+    held = ctl.bodies[(NS, "a")]["metadata"]
+    assert "managedFields" not in held
+    assert (held["name"], held["finalizers"]) == ("a", [FINALIZER])
+    assert "managedFields" in (kube.get("widgets", NS, "a") or {})["metadata"], "not edited"
+    await ctl.stop()
