@@ -426,6 +426,11 @@ async def _idle_side(b: Bench, side: str) -> None:
     b.results[key(side, "idle_kapacitor_calls_per_min")] = round(len(requests) / minutes, 1)
     b.results[key(side, "idle_rss_mb")] = round(rss_samples[-1], 1)
     b.results[key(side, "idle_cpu_percent")] = round(ProcessProbe.cpu_percent(cpu0, cpu1), 2)
+    # All the window's CPU charged to the drift checks owed in it (one per task per
+    # interval), whatever each side did to make them: an upper bound of the cost per check.
+    b.results[key(side, "idle_cpu_ms_per_task_per_pass")] = (
+        round(1000 * (cpu1.cpu - cpu0.cpu) / checks, 4) if checks else None
+    )
     b.details[key(side, "idle")] = {
         "window_seconds": round(window, 1),
         "drift_interval_seconds": cfg.drift_interval,

@@ -29,6 +29,7 @@ REQUIRED: dict[str, type] = {
     "idle_kapacitor_calls_per_min": float,
     "idle_rss_mb": float,
     "idle_cpu_percent": float,
+    "idle_cpu_ms_per_task_per_pass": float,
     "taskrun_end_latency_p50_s": float,
 }
 
@@ -45,6 +46,7 @@ PEER: dict[str, type] = {
     "idle_peer_kapacitor_calls_per_min": float,
     "idle_peer_rss_mb": float,
     "idle_peer_cpu_percent": float,
+    "idle_peer_cpu_ms_per_task_per_pass": float,
     "idle_rss_peer_ratio": float,
     "idle_cpu_peer_ratio": float,
     "peer_build_seconds": float,
