@@ -285,3 +285,19 @@ async def test_deletion_waits_while_a_resource_names_it_then_lets_go(server: Ser
     del tasks.bodies[(NS, "cpu")]
     await until(lambda: kube.get("kapacitors", NS, "shared") is None)
     await ctl.stop()
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (KapacitorUnavailable("refused", unreachable=True, never_sent=True), c.UNREACHABLE),
+        (KapacitorUnavailable("read timeout", timed_out=True), c.KAPACITOR_TIMEOUT),
+        (KapacitorUnavailable("503", status=503), c.UNREACHABLE),
+    ],
+)
+def test_a_server_that_hangs_is_told_apart_from_one_that_is_down(
+    exc: Exception, reason: str
+) -> None:
+    got, message = kapacitor_kind.problem_of(exc, "http://k:9092")
+    assert got == reason
+    assert message.startswith("Kapacitor at http://k:9092 ")

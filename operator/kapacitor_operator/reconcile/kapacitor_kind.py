@@ -30,7 +30,11 @@ from kapacitor_operator import conditions as c
 from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.errors import KubeError
-from kapacitor_operator.kapacitor.errors import KapacitorAuthError, KapacitorError
+from kapacitor_operator.kapacitor.errors import (
+    KapacitorAuthError,
+    KapacitorError,
+    KapacitorUnavailable,
+)
 from kapacitor_operator.kapacitor.pool import ClientPool, InvalidCABundle
 from kapacitor_operator.models.kapacitor import KapacitorSpec, KapacitorStatus
 from kapacitor_operator.models.resources import KapacitorServer, parse_resource
@@ -193,6 +197,10 @@ def problem_of(exc: Exception, url: str) -> tuple[str, str]:
         return c.KUBERNETES_ERROR, f"Kubernetes API error: {exc}"
     if isinstance(exc, KapacitorAuthError):
         return c.UNAUTHORIZED, f"Kapacitor at {url} refused the credentials: {exc.message}"
+    if isinstance(exc, KapacitorUnavailable) and exc.timed_out:
+        # It takes connections but does not answer: not the same fix as a server that is down.
+        message = f"Kapacitor at {url} took the check but did not answer in time: {exc}"
+        return c.KAPACITOR_TIMEOUT, message
     if isinstance(exc, KapacitorError):
         return c.UNREACHABLE, f"Kapacitor at {url} could not be checked: {exc}"
     raise exc
