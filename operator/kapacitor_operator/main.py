@@ -23,6 +23,7 @@ from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.k8s.client import KubeClient
 from kapacitor_operator.k8s.credentials import CredentialsError, KubeCredentials, load_credentials
 from kapacitor_operator.kapacitor.pool import ClientPool
+from kapacitor_operator.kopf_diffbase import SlimStatusDiffBaseStorage
 from kapacitor_operator.leadership import Work
 
 log = logging.getLogger("kapacitor_operator")
@@ -145,7 +146,8 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(
         field="status.kopf.progress"
     )
-    kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+    # kopf's storage, building each event's essence without a deep copy of the whole body.
+    kopf_settings.persistence.diffbase_storage = SlimStatusDiffBaseStorage(
         field="status.kopf.last-handled-configuration"
     )
     kopf_settings.posting.level = logging.WARNING

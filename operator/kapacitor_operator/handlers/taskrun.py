@@ -45,8 +45,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     async def taskrun_pod_event(*, body: kopf.Body, memo: Any, **_: Any) -> None:
         memo.runtime.runs.on_owned(body)
 
-    @kopf.on.event(GROUP, VERSION, "kapacitortasks", id="taskrun_target_event", registry=registry)
-    async def taskrun_target_event(
-        *, namespace: str | None, name: str | None, memo: Any, **_: Any
-    ) -> None:
-        memo.runtime.runs.on_kapacitortask(namespace or "", name or "")
+    # KapacitorTask events reach the TaskRuns waiting for them through the one
+    # KapacitorTask event handler (handlers/kapacitortask.py): a second kopf handler on
+    # that kind cost kopf's per-handler work and a log line on every event.

@@ -2,8 +2,8 @@
 
 It replaces the synchronous `kubernetes` package, which ran every call in a worker thread
 and was most of the operator's memory (issue 14). Every call is a coroutine on a single
-`httpx.AsyncClient` (HTTP/1.1 keep-alive pool); in-flight requests are bounded by the
-pool's size, because httpcore's scheduling gets slow with many queued requests. Errors
+`httpx.AsyncClient` whose wire is aiohttp (http_transport.py: httpx's own transport cost
+about three times the CPU per call); in-flight requests are bounded by the pool's size. Errors
 are classified once (errors.py). A request that never left (connect failure or timeout)
 is retried quickly, as are reads and deletes after a transient failure; other waits
 belong to the callers (kopf's backoff, the TaskRun worker). A 401 rereads the token once
@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from kapacitor_operator import __version__
+from kapacitor_operator.http_transport import AiohttpTransport
 from kapacitor_operator.k8s.auth import TOKEN_MAX_AGE, TokenSource, ssl_context
 from kapacitor_operator.k8s.credentials import KubeCredentials
 from kapacitor_operator.k8s.errors import KubeError, KubeUnavailable, classify
@@ -31,10 +32,9 @@ log = logging.getLogger(__name__)
 
 # Reads can be slow on big lists; nothing we send is a watch (kopf watches).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
-# Small on purpose: httpcore scans every pooled connection (twice, nested) for each
-# request, so CPU per call grows with the pool. 1,000 concurrent GETs against the test
-# apiserver cost 1.45 s of CPU with 20 connections, 1.1 s with 8, 0.7 s with 4 (the
-# threaded `kubernetes` client: 0.45 s). The operator's calls take milliseconds.
+# Small: the operator's calls take milliseconds. (With httpx's own transport, whose
+# httpcore scans every pooled connection for each request, 1,000 concurrent GETs against
+# the test apiserver cost 1.45 s of CPU with 20 connections, 0.7 s with 4.)
 MAX_CONNECTIONS = 4
 # Keep idle connections a while: the operator's calls come in bursts (drift checks,
 # TaskRun polls), and a new TLS handshake costs more CPU than the request itself.
@@ -75,15 +75,10 @@ class KubeClient:
         )
         if transport is None:
             https = credentials.server.startswith("https:")
-            transport = httpx.AsyncHTTPTransport(
+            transport = AiohttpTransport(
                 verify=ssl_context(credentials) if https else True,
-                http1=True,
-                http2=False,
-                limits=httpx.Limits(
-                    max_connections=max_connections,
-                    max_keepalive_connections=max_connections,
-                    keepalive_expiry=KEEPALIVE_EXPIRY,
-                ),
+                max_connections=max_connections,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
             )
         self._http = httpx.AsyncClient(
             base_url=credentials.server,
