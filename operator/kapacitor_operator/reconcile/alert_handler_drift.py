@@ -32,6 +32,7 @@ from kapacitor_operator.reconcile.connection import (
     resolve_connection,
 )
 from kapacitor_operator.reconcile.desired import DesiredStateError
+from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 
 
 @dataclass
@@ -87,30 +88,18 @@ class HandlerDrift:
     handlers: Callable[[KapacitorClient], TopicHandlers] = TopicHandlers
 
     def server(self, body: Mapping[str, Any]) -> str | None:
-        meta = body.get("metadata") or {}
-        url, _, _ = claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
-        return url
+        return server_of(body, claim_key, self.settings.kapacitor_url)
 
     async def list_server(self, server: str, bodies: list[Mapping[str, Any]]) -> Listing:
         """Lists with the connection of the first object whose connection resolves."""
-        problem: Exception | None = None
-        for body in bodies:
-            try:
-                res = parse_alerthandler(body)
-                connection = await resolve_connection(
-                    res.spec.kapacitor, res.namespace, self.settings, self.kube
-                )
-                api = self.handlers(self.pool.get(connection))
-            except Exception as exc:  # this object's reconcile reports it
-                problem = exc
-                continue
-            return await list_all(api)
-        raise problem or ValueError(f"no object names {server}")
+        return await list_all(await first_client(server, bodies, self._api))
+
+    async def _api(self, body: Mapping[str, Any]) -> TopicHandlers:
+        res = parse_alerthandler(body)
+        connection = await resolve_connection(
+            res.spec.kapacitor, res.namespace, self.settings, self.kube
+        )
+        return self.handlers(self.pool.get(connection))
 
     async def drifted(self, body: Mapping[str, Any], listing: Listing) -> bool:
         res = parse_alerthandler(body)

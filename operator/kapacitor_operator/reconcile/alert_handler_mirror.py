@@ -42,6 +42,7 @@ from kapacitor_operator.reconcile.alert_handler_desired import (
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
 from kapacitor_operator.reconcile.connection import connection_url, resolve_connection
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
+from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Create, Plan, Update
 from kapacitor_operator.reconcile.mirror.status import MirrorStatus, mark_synced
 from kapacitor_operator.reconcile.outcome import EventNote
@@ -146,13 +147,7 @@ class AlertHandlerKind:
         return parse_alerthandler(body)
 
     def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
-        meta = body.get("metadata") or {}
-        return claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
+        return claim_of(body, claim_key, self.settings.kapacitor_url)
 
     def status(self, resource: KapacitorAlertHandler) -> KapacitorAlertHandlerStatus:
         return resource.status.model_copy(deep=True)

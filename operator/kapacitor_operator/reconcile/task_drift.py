@@ -19,6 +19,7 @@ from kapacitor_operator.models.kapacitortask import TaskStats
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 from kapacitor_operator.reconcile.task_mirror import claim_key
 from kapacitor_operator.reconcile.task_stats import summarize
 from kapacitor_operator.reconcile.task_sync import flux_server_hash, tick_server_hash
@@ -116,34 +117,18 @@ class TaskDrift:
     kind: str = "KapacitorTask"
 
     def server(self, body: Mapping[str, Any]) -> str | None:
-        meta = body.get("metadata") or {}
-        url, _, _ = claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
-        return url
+        return server_of(body, claim_key, self.settings.kapacitor_url)
 
     async def list_server(self, server: str, bodies: list[Mapping[str, Any]]) -> Listing:
         """Lists with the connection of the first object whose connection resolves."""
-        problem: Exception | None = None
-        for body in bodies:
-            try:
-                task = parse_kapacitortask(body)
-                connection = await resolve_with_ref(
-                    task.spec.kapacitor,
-                    task.spec.kapacitorRef,
-                    task.namespace,
-                    self.settings,
-                    self.kube,
-                )
-                client = self.pool.get(connection)
-            except Exception as exc:  # this object's reconcile reports it
-                problem = exc
-                continue
-            return await list_all(client)
-        raise problem or ValueError(f"no object names {server}")
+        return await list_all(await first_client(server, bodies, self._client))
+
+    async def _client(self, body: Mapping[str, Any]) -> KapacitorClient:
+        task = parse_kapacitortask(body)
+        connection = await resolve_with_ref(
+            task.spec.kapacitor, task.spec.kapacitorRef, task.namespace, self.settings, self.kube
+        )
+        return self.pool.get(connection)
 
     async def drifted(self, body: Mapping[str, Any], listing: Listing) -> bool:
         task = parse_kapacitortask(body)

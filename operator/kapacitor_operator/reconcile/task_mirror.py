@@ -26,6 +26,7 @@ from kapacitor_operator.reconcile.desired import (
 )
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref, template_id_for
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
+from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Plan
 from kapacitor_operator.reconcile.mirror.status import MirrorStatus
 from kapacitor_operator.reconcile.outcome import EventNote
@@ -86,13 +87,7 @@ class TaskMirror:
         return parse_kapacitortask(body)
 
     def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
-        meta = body.get("metadata") or {}
-        return claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
+        return claim_of(body, claim_key, self.settings.kapacitor_url)
 
     def status(self, resource: KapacitorTask) -> KapacitorTaskStatus:
         return resource.status.model_copy(deep=True)

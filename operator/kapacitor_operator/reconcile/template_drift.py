@@ -14,6 +14,7 @@ from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 from kapacitor_operator.reconcile.template_decide import tasks_using, template_hash
 from kapacitor_operator.reconcile.template_mirror import API, claim_key, parse_template
 
@@ -71,34 +72,18 @@ class TemplateDrift:
     kind: str = "KapacitorTemplate"
 
     def server(self, body: Mapping[str, Any]) -> str | None:
-        meta = body.get("metadata") or {}
-        url, _, _ = claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
-        return url
+        return server_of(body, claim_key, self.settings.kapacitor_url)
 
     async def list_server(self, server: str, bodies: list[Mapping[str, Any]]) -> TemplateListing:
         """Lists with the connection of the first object whose connection resolves."""
-        problem: Exception | None = None
-        for body in bodies:
-            try:
-                tpl = parse_template(body)
-                connection = await resolve_with_ref(
-                    tpl.spec.kapacitor,
-                    tpl.spec.kapacitorRef,
-                    tpl.namespace,
-                    self.settings,
-                    self.kube,
-                )
-                client = self.pool.get(connection)
-            except Exception as exc:  # this object's reconcile reports it
-                problem = exc
-                continue
-            return await list_all(client)
-        raise problem or ValueError(f"no object names {server}")
+        return await list_all(await first_client(server, bodies, self._client))
+
+    async def _client(self, body: Mapping[str, Any]) -> KapacitorClient:
+        tpl = parse_template(body)
+        connection = await resolve_with_ref(
+            tpl.spec.kapacitor, tpl.spec.kapacitorRef, tpl.namespace, self.settings, self.kube
+        )
+        return self.pool.get(connection)
 
     async def drifted(self, body: Mapping[str, Any], listing: Any) -> bool:
         tpl = parse_template(body)

@@ -37,6 +37,7 @@ from kapacitor_operator.reconcile.mirror.driver import (
     Observation,
     Target,
 )
+from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Create, Nothing, Plan, Update
 from kapacitor_operator.reconcile.mirror.status import MirrorStatus, mark_synced
 from kapacitor_operator.reconcile.outcome import EventNote
@@ -167,13 +168,7 @@ class TemplateMirror:
         return parse_template(body)
 
     def claim(self, body: Mapping[str, Any]) -> ClaimKey | None:
-        meta = body.get("metadata") or {}
-        return claim_key(
-            body.get("spec") or {},
-            str(meta.get("namespace", "")),
-            str(meta.get("name", "")),
-            self.settings.kapacitor_url,
-        )
+        return claim_of(body, claim_key, self.settings.kapacitor_url)
 
     def status(self, resource: KapacitorTemplate) -> KapacitorTemplateStatus:
         return resource.status.model_copy(deep=True)
