@@ -111,7 +111,11 @@ def test_operator_pod_passes_its_liveness_probe(
     started = dt.datetime.fromisoformat(status["state"]["running"]["startedAt"])
     # Long enough for the kubelet to have probed several times and, had the probe failed
     # failureThreshold times in a row, to have restarted the container.
-    probed_for = LIVENESS["initialDelaySeconds"] + 3 * LIVENESS["periodSeconds"] + 2
+    probed_for = (
+        LIVENESS["initialDelaySeconds"]
+        + LIVENESS["failureThreshold"] * LIVENESS["periodSeconds"]
+        + 2
+    )
 
     def probed() -> bool:
         return (dt.datetime.now(dt.UTC) - started).total_seconds() > probed_for
