@@ -128,20 +128,28 @@ def ready_events(before: KapacitorStatus, after: KapacitorStatus) -> list[EventN
     return [EventNote(kind, new.reason, new.message[:1024])]
 
 
-def invalid_status(
-    previous: KapacitorStatus, message: str, *, now: str, generation: int | None
+def _not_ready(
+    previous: KapacitorStatus, reason: str, message: str, *, now: str, generation: int | None
 ) -> KapacitorStatus:
-    """The status of an object whose spec cannot be parsed (Ready=False InvalidSpec)."""
+    """A copy of `previous` with Ready=False for `reason`."""
     st = previous.model_copy(deep=True)
     st.conditions = c.set_condition(
         st.conditions,
         type=c.READY,
         status="False",
-        reason=c.INVALID_SPEC,
+        reason=reason,
         message=message,
         now=now,
         generation=generation,
     )
+    return st
+
+
+def invalid_status(
+    previous: KapacitorStatus, message: str, *, now: str, generation: int | None
+) -> KapacitorStatus:
+    """The status of an object whose spec cannot be parsed (Ready=False InvalidSpec)."""
+    st = _not_ready(previous, c.INVALID_SPEC, message, now=now, generation=generation)
     st.observedGeneration = generation
     return st
 
@@ -162,17 +170,7 @@ def in_use_status(
     previous: KapacitorStatus, message: str, *, now: str, generation: int | None
 ) -> KapacitorStatus:
     """The status while a deletion waits for the resources that name the object."""
-    st = previous.model_copy(deep=True)
-    st.conditions = c.set_condition(
-        st.conditions,
-        type=c.READY,
-        status="False",
-        reason=c.IN_USE,
-        message=message,
-        now=now,
-        generation=generation,
-    )
-    return st
+    return _not_ready(previous, c.IN_USE, message, now=now, generation=generation)
 
 
 def status_dict(status: KapacitorStatus) -> dict[str, Any]:
