@@ -8,8 +8,11 @@ pulled, memory limits are enforced, a Job's deadline kills its container).
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import pytest
 from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.kapacitord import running_kapacitord
-from kapacitor_testkit.node import Node
+from kapacitor_testkit.node import Node, hostnet
 from kapacitor_testkit.node import layout as node_layout
 from kapacitor_testkit.processes import wait_until
 from tests.e2e.kube import Kube, condition
@@ -281,3 +284,61 @@ def test_pod_reaches_a_real_kapacitord_on_the_node_ip(k: Kube, node: Node, tmp_p
         wait_job_condition(k, "ping", "Complete")
     status_line = k.kubectl("logs", "job/ping").stdout.splitlines()[0]
     assert status_line.split()[1] == "204", status_line
+
+
+class Hits(http.server.BaseHTTPRequestHandler):
+    """Counts the GETs a host server on the node IP answers."""
+
+    count = 0
+
+    def do_GET(self) -> None:
+        type(self).count += 1
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def node_server(node: Node) -> Iterator[tuple[int, type[Hits]]]:
+    """A host HTTP server on the node IP: (port, its request counter)."""
+    hits = type("NodeHits", (Hits,), {"count": 0})
+    server = http.server.ThreadingHTTPServer((node_layout.NODE_IP, 0), hits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pods_keep_reaching_the_node_while_bridge_ports_come_and_go(
+    k: Kube, node: Node, node_server: tuple[int, type[Hits]]
+) -> None:
+    """Each Pod is a port (veth) of the node's bridge. A bridge without an address of its
+    own takes the lowest MAC of its ports, so a Pod that ended could change the gateway's
+    MAC under the running Pods, whose ARP caches kept the old one: what they sent to the
+    node (API server calls, Lease renewals) was lost for up to ~40 s. A port with a MAC
+    lower than any comes and goes while a Pod calls the node; its calls must go on."""
+    port, hits = node_server
+    veth, peer = "kapoptest0", "kapoptest1"
+    hostnet.delete_link(veth)  # a crashed run's
+    hostnet.add_bridge_port(veth, peer, mac="02:00:00:00:00:01")
+    call = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {node_layout.NODE_IP} {port}"
+    calls = f"while true; do {call} >/dev/null; sleep 0.2; done"
+    try:
+        create_pod(k, "caller", [container(node.images.busybox.ref, ["sh", "-c", calls])])
+        # Calls arrive: the Pod has looked up the gateway's MAC.
+        if not wait_until(lambda: hits.count >= 3, timeout=POD_TIMEOUT, interval=0.2):
+            pod = k.kubectl("get", "pod", "caller", "-o", "json").stdout
+            logs = k.kubectl("logs", "caller", check=False).stdout
+            raise AssertionError(f"no calls from the Pod ({hits.count}): {logs}\n{pod}")
+    finally:
+        hostnet.delete_link(veth)
+    before = hits.count
+    assert wait_until(lambda: hits.count >= before + 3, timeout=10.0, interval=0.2), (
+        "the Pod's calls to the node stopped once a bridge port went away"
+    )
+    assert hostnet.link_address(node_layout.BRIDGE) == node_layout.BRIDGE_MAC

@@ -73,18 +73,38 @@ def bridge_ports(bridge: str = layout.BRIDGE) -> list[str]:
 
 
 def create_bridge() -> None:
-    """Create the bridge with the node IP and bring it up (idempotent).
+    """Create the bridge with its fixed MAC and the node IP, and bring it up (idempotent).
 
     The bridge CNI plugin would create it on the first Pod, but the kubelet needs the node
     IP before that: it serves on it and reports it as the InternalIP.
     """
     if not link_exists(layout.BRIDGE):
         _run("ip", "link", "add", layout.BRIDGE, "type", "bridge")
+    # Set, not inherited from a port: the gateway's MAC never changes (layout.BRIDGE_MAC).
+    _run("ip", "link", "set", layout.BRIDGE, "address", layout.BRIDGE_MAC)
     _run(
         "ip", "addr", "replace", f"{layout.NODE_IP}/{layout.NODE_IP_PREFIX}",
         "dev", layout.BRIDGE,
     )  # fmt: skip
     _run("ip", "link", "set", layout.BRIDGE, "up")
+
+
+def link_address(name: str) -> str:
+    """The MAC address of interface ``name``."""
+    return str(_ip_json("link", "show", "dev", name)[0]["address"])
+
+
+def add_bridge_port(name: str, peer: str, *, mac: str, bridge: str = layout.BRIDGE) -> None:
+    """A veth pair whose ``name`` end, with address ``mac``, is a port of ``bridge`` (what
+    a Pod's network looks like from the host; for tests of the bridge)."""
+    _run("ip", "link", "add", name, "address", mac, "type", "veth", "peer", "name", peer)
+    _run("ip", "link", "set", name, "master", bridge, "up")
+
+
+def delete_link(name: str) -> None:
+    """Delete interface ``name`` (a veth takes its peer with it); no-op when absent."""
+    if link_exists(name):
+        _run("ip", "link", "del", name)
 
 
 def delete_bridge() -> None:

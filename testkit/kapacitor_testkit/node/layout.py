@@ -36,6 +36,12 @@ API_PORT: Final = 443
 
 #: The Linux bridge the Pods' veths attach to (at most 15 characters).
 BRIDGE: Final = "kapop0"
+#: The bridge's own MAC address (locally administered: "kapop" in hex). A Linux bridge
+#: without an address set takes the lowest MAC of its ports, so each Pod that started or
+#: ended could change the gateway's MAC under the running Pods, whose ARP caches kept the
+#: old one: their traffic to the node (probes answered, API server calls) was lost for
+#: up to ~40 s, until the stale entry was probed again.
+BRIDGE_MAC: Final = "02:6b:61:70:6f:70"
 #: Pod addresses (host-local IPAM) and the bridge's network.
 POD_SUBNET: Final = "10.213.0.0/24"
 #: The node's InternalIP: the bridge's address and the Pods' gateway.
