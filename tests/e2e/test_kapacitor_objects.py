@@ -123,6 +123,39 @@ def test_kapacitor_object_status_refs_and_deletion(
 
     kube.wait_for("kapacitors", "shared", counted, timeout=30, what="counts with unmanaged")
 
+    # Handlers too, by topic and ID: one of a KapacitorAlertHandler is managed; one made
+    # by hand on the same topic, with the same ID on another topic, is not.
+    topic, other = f"{kube.ns}-cpu", f"{kube.ns}-mem"
+    log = {"path": "/dev/null"}
+    kube.apply(
+        manifest(
+            "KapacitorAlertHandler",
+            "log",
+            {"kapacitorRef": {"name": "shared"}, "topic": topic, "id": "log", "kind": "log"}
+            | {"options": log},
+        )
+    )
+    kube.kubectl_wait("kapacitoralerthandler", "log", "Ready")
+    for on, handler_id in ((topic, "by-hand"), (other, "log")):
+        httpx.post(
+            f"{kapacitord.base_url}/kapacitor/v1/alerts/topics/{on}/handlers",
+            json={"id": handler_id, "kind": "log", "options": log},
+        ).raise_for_status()
+    topics = server_get(kapacitord, "alerts/topics")["topics"]
+    handlers = sum(
+        len(server_get(kapacitord, f"alerts/topics/{t['id']}/handlers")["handlers"]) for t in topics
+    )
+
+    def handlers_counted(obj: dict[str, Any]) -> bool:
+        counts = (obj.get("status") or {}).get("handlers") or {}
+        return bool(counts.get("total") == handlers and counts.get("unmanaged") == handlers - 1)
+
+    kube.wait_for("kapacitors", "shared", handlers_counted, timeout=30, what="handler counts")
+    kube.delete("kapacitoralerthandler", "log")
+    kube.wait_gone("kapacitoralerthandler", "log")
+    for on, handler_id in ((topic, "by-hand"), (other, "log")):
+        httpx.delete(f"{kapacitord.base_url}/kapacitor/v1/alerts/topics/{on}/handlers/{handler_id}")
+
     # kubectl: `kapacitors` and the short name are the connection objects; `kapacitor` is
     # the category, so it lists every kind of this operator.
     plural = kube.kubectl("get", "kapacitors").stdout

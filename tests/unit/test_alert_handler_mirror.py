@@ -18,7 +18,7 @@ from kapacitor_operator.kapacitor.errors import (
     KapacitorUnavailable,
 )
 from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandler, TopicHandlers
-from kapacitor_operator.reconcile.alert_handler_mirror import AlertHandlerKind
+from kapacitor_operator.reconcile.alert_handler_mirror import AlertHandlerKind, claim_key
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.outcome import Outcome
 
@@ -466,3 +466,23 @@ async def test_a_deletion_reads_no_option_value() -> None:
     result = await driver(fake, sources).finalize(obj, None)
     assert result.done
     assert fake.writes() == [("delete", "ns.hook")]
+
+
+DEFAULT = "http://kapacitor:9092"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"topic": "cpu"}, (DEFAULT, "cpu", "ns.h")),
+        ({"topic": "cpu", "id": "slack"}, (DEFAULT, "cpu", "slack")),
+        (
+            {"topic": "cpu", "kapacitor": {"url": "http://k:9092/"}},
+            ("http://k:9092", "cpu", "ns.h"),
+        ),
+        # A Kapacitor object's URL is not in the spec: the claim names the object.
+        ({"topic": "cpu", "kapacitorRef": {"name": "prod"}}, ("ref:ns/prod", "cpu", "ns.h")),
+    ],
+)
+def test_claim_key(spec: dict[str, Any], expected: tuple[str, str, str]) -> None:
+    assert claim_key(spec, "ns", "h", DEFAULT) == expected

@@ -26,9 +26,15 @@ SEEN = ServerObservation(
     tasks=("a", "b", "c"),
     flux_tasks=None,
     templates=("t1", "t2"),
-    handlers=4,
+    handlers=(("cpu", "slack"), ("cpu", "log"), ("mem", "slack"), ("disk", "pager")),
 )
-MANAGED = Managed(tasks=frozenset({"a"}), templates=frozenset({"t1", "t9"}))
+MANAGED = Managed(
+    tasks=frozenset({"a"}),
+    templates=frozenset({"t1", "t9"}),
+    # The same handler ID on another topic is another handler; one gone from Kapacitor
+    # (disk/gone) is not counted at all.
+    handlers=frozenset({("cpu", "slack"), ("disk", "gone")}),
+)
 
 
 def server(status: dict[str, Any] | None = None, generation: int = 1) -> KapacitorServer:
@@ -64,7 +70,7 @@ def test_reachable_server_shows_version_counts_and_unmanaged() -> None:
     assert (st.reachable, st.version, st.lastCheckedAt) == (True, "1.8.3", T0)
     assert st.tasks == ObjectCounts(total=3, unmanaged=2)
     assert st.templates == ObjectCounts(total=2, unmanaged=1)
-    assert st.handlers == ObjectCounts(total=4)
+    assert st.handlers == ObjectCounts(total=4, unmanaged=3)
     assert st.fluxTasks is None
     assert st.kapacitorURL == URL
     assert st.observedGeneration == 1
@@ -75,8 +81,16 @@ def test_reachable_server_shows_version_counts_and_unmanaged() -> None:
     [
         (SEEN, T1, False),  # nothing changed, lastCheckedAt fresh: no write at all
         (SEEN, LATER, True),  # nothing changed but ten intervals passed: refresh it
-        (ServerObservation("1.8.3", ("a",), None, (), 0), T1, True),  # counts changed
-        (ServerObservation("1.8.4", SEEN.tasks, None, SEEN.templates, 4), T1, True),
+        (ServerObservation("1.8.3", ("a",), None, (), ()), T1, True),  # counts changed
+        (ServerObservation("1.8.4", SEEN.tasks, None, SEEN.templates, SEEN.handlers), T1, True),
+        # a handler of the operator's replaced by a hand-made one: the totals stay
+        (
+            ServerObservation(
+                "1.8.3", SEEN.tasks, None, SEEN.templates, (*SEEN.handlers[1:], ("x", "y"))
+            ),
+            T1,
+            True,
+        ),
     ],
 )
 def test_last_checked_at_moves_only_with_a_change_or_when_stale(
@@ -119,7 +133,7 @@ def body(ns: str, name: str, spec: dict[str, Any], status: dict[str, Any]) -> di
     return {"metadata": {"namespace": ns, "name": name}, "spec": spec, "status": status}
 
 
-def test_managed_ids_come_from_the_statuses_of_tasks_and_templates_on_that_server() -> None:
+def test_managed_ids_come_from_the_statuses_of_the_resources_on_that_server() -> None:
     tasks = [
         body("a", "t1", {"type": "stream"}, {"kapacitorURL": URL, "taskID": "a.t1"}),
         body("a", "f1", {"type": "flux"}, {"kapacitorURL": URL, "taskID": "0abc"}),
@@ -130,8 +144,16 @@ def test_managed_ids_come_from_the_statuses_of_tasks_and_templates_on_that_serve
         body("a", "tpl", {}, {"kapacitorURL": URL, "templateID": "a.tpl"}),
         body("a", "far", {}, {"kapacitorURL": "http://other", "templateID": "a.far"}),
     ]
-    assert managed_on(URL, tasks, templates) == Managed(
-        tasks=frozenset({"a.t1"}), flux_tasks=frozenset({"0abc"}), templates=frozenset({"a.tpl"})
+    handlers = [
+        body("a", "h1", {}, {"kapacitorURL": URL, "topic": "cpu", "handlerID": "slack"}),
+        body("a", "h2", {}, {"kapacitorURL": "http://other", "topic": "cpu", "handlerID": "x"}),
+        body("a", "h3", {}, {"kapacitorURL": URL, "topic": "cpu"}),  # not defined yet
+    ]
+    assert managed_on(URL, tasks, templates, handlers) == Managed(
+        tasks=frozenset({"a.t1"}),
+        flux_tasks=frozenset({"0abc"}),
+        templates=frozenset({"a.tpl"}),
+        handlers=frozenset({("cpu", "slack")}),
     )
 
 

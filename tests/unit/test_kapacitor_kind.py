@@ -36,7 +36,7 @@ from tests.unit.test_sync_controller import until
 NS = "ns"
 URL = "http://127.0.0.1:9092"
 FINALIZER = "kapacitor.operator.dev/finalizer"
-SEEN = ServerObservation("1.8.3", ("a",), None, ("t",), 2)
+SEEN = ServerObservation("1.8.3", ("a",), None, ("t",), (("cpu", "slack"), ("cpu", "log")))
 
 
 def ready(status: str, reason: str, message: str = "m") -> KapacitorStatus:
@@ -95,14 +95,22 @@ def test_dependents_are_nudged_when_generation_or_readiness_changes(
 @pytest.mark.parametrize(
     ("users", "expected"),
     [
-        ({"kapacitortasks": [], "kapacitortemplates": []}, None),
+        ({"kapacitortasks": [], "kapacitortemplates": [], "kapacitoralerthandlers": []}, None),
         (
-            {"kapacitortasks": ["cpu", "mem"], "kapacitortemplates": []},
+            {
+                "kapacitortasks": ["cpu", "mem"],
+                "kapacitortemplates": [],
+                "kapacitoralerthandlers": [],
+            },
             "KapacitorTask cpu, KapacitorTask mem",
         ),
         (
-            {"kapacitortasks": ["cpu"], "kapacitortemplates": ["tpl"]},
-            "KapacitorTask cpu, KapacitorTemplate tpl",
+            {
+                "kapacitortasks": ["cpu"],
+                "kapacitortemplates": ["tpl"],
+                "kapacitoralerthandlers": ["slack"],
+            },
+            "KapacitorTask cpu, KapacitorTemplate tpl, KapacitorAlertHandler slack",
         ),
     ],
 )
@@ -181,7 +189,7 @@ async def started(
     """The kind on a controller that rechecks every `recheck` seconds; `interval` is the
     kind's (its retry delay, lastCheckedAt's refresh), `recheck` unless given."""
     settings = Settings(kapacitor_url=URL, kapacitor_check_interval=interval or recheck)
-    kind = KapacitorKind(settings, kube, ClientPool(), Dependents(tasks, Listed()))  # type: ignore[arg-type]
+    kind = KapacitorKind(settings, kube, ClientPool(), Dependents(tasks, Listed(), Listed()))  # type: ignore[arg-type]
     ctl = SyncController(kind, kube, settled_on=("Ready",), recheck=recheck)
     ctl.start()
     await until(lambda: ctl.primed.is_set())

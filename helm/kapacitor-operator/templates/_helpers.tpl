@@ -103,8 +103,8 @@ Each rule names the code that needs it; no wildcards, only the verbs used.
   verbs: ["update"]
 # Kapacitor connection objects and KapacitorTemplates (issue 15): kopf watches them and
 # patches finalizers and annotations; resources that name one read it (get); the operator
-# writes their status, and nudges (patches an annotation on) the KapacitorTasks and
-# KapacitorTemplates that name an object that changed.
+# writes their status, and nudges (patches an annotation on) the KapacitorTasks,
+# KapacitorTemplates and KapacitorAlertHandlers that name an object that changed.
 - apiGroups: ["kapacitor.operator.dev"]
   resources: ["kapacitors", "kapacitortemplates"]
   verbs: ["get", "list", "watch", "patch"]

@@ -74,6 +74,7 @@ class Runtime:
             MirrorDriver(AlertHandlerKind(self.settings, self.kube, self.pool)),
             self.kube,
             namespaces=self.settings.namespaces,
+            nudge_annotation=REFS_ANNOTATION,
         )
         self.alert_handler_drift = DriftScanner(
             self.alert_handlers,
@@ -98,7 +99,10 @@ class Runtime:
         )
         self.kapacitors = SyncController(
             KapacitorKind(
-                self.settings, self.kube, self.pool, Dependents(self.tasks, self.templates)
+                self.settings,
+                self.kube,
+                self.pool,
+                Dependents(self.tasks, self.templates, self.alert_handlers),
             ),
             self.kube,
             namespaces=self.settings.namespaces,

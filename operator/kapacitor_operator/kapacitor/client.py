@@ -404,24 +404,6 @@ class KapacitorClient:
             if len(batch) < page:
                 return found
 
-    async def list_topic_handler_counts(self) -> dict[str, int]:
-        """How many handlers each alert topic has.
-
-        Raises:
-            KapacitorError: any failure.
-        """
-        response = await self._request("GET", f"{BASE}/alerts/topics", endpoint="alerts/topics")
-        counts: dict[str, int] = {}
-        for topic in response.json().get("topics") or []:
-            name = str(topic.get("id", ""))
-            handlers = await self._request(
-                "GET",
-                f"{BASE}/alerts/topics/{name}/handlers",
-                endpoint="alerts/topics/{topic}/handlers",
-            )
-            counts[name] = len(handlers.json().get("handlers") or [])
-        return counts
-
     # --- Flux tasks -----------------------------------------------------------------
 
     async def create_flux_task(

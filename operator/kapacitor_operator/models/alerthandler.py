@@ -18,6 +18,7 @@ from kapacitor_operator.models.common import (
     KAPACITOR_ID_PATTERN,
     READY_COLUMNS,
     KapacitorConnection,
+    LocalObjectRef,
     Model,
     SecretKeyRef,
 )
@@ -116,6 +117,10 @@ _RULES: Any = [
         "(e.g. 60000000000 for 1m)",
     },
     {
+        "rule": "!(has(self.kapacitor) && has(self.kapacitorRef))",
+        "message": "set spec.kapacitor or spec.kapacitorRef, not both",
+    },
+    {
         "rule": "self.topic == oldSelf.topic",
         "message": "spec.topic is immutable",
     },
@@ -188,6 +193,10 @@ class KapacitorAlertHandlerSpec(Model):
     kapacitor: KapacitorConnection | None = Field(
         default=None,
         description="Kapacitor server for this handler. Default: the operator's connection.",
+    )
+    kapacitorRef: LocalObjectRef | None = Field(
+        default=None,
+        description="A `Kapacitor` object in this namespace to use instead of spec.kapacitor.",
     )
     deletionPolicy: Literal["Delete", "Orphan"] = Field(
         default="Delete",

@@ -26,12 +26,9 @@ from kapacitor_operator.models.resources import KapacitorAlertHandler, parse_ale
 from kapacitor_operator.reconcile.alert_handler_desired import build_desired, fingerprint, salt_for
 from kapacitor_operator.reconcile.alert_handler_mirror import claim_key, handler_identity
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
-from kapacitor_operator.reconcile.connection import (
-    ReferenceProblem,
-    check_url,
-    resolve_connection,
-)
+from kapacitor_operator.reconcile.connection import ReferenceProblem, check_url
 from kapacitor_operator.reconcile.desired import DesiredStateError
+from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
 from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 
 
@@ -96,8 +93,8 @@ class HandlerDrift:
 
     async def _api(self, body: Mapping[str, Any]) -> TopicHandlers:
         res = parse_alerthandler(body)
-        connection = await resolve_connection(
-            res.spec.kapacitor, res.namespace, self.settings, self.kube
+        connection = await resolve_with_ref(
+            res.spec.kapacitor, res.spec.kapacitorRef, res.namespace, self.settings, self.kube
         )
         return self.handlers(self.pool.get(connection))
 

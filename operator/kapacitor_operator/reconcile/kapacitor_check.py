@@ -3,13 +3,13 @@
 observe_server() reads (ping for the version, then paged lists of tasks, templates and
 handlers); status_for() is pure and turns an observation, or the error that stopped it,
 into the status. `unmanaged` counts objects no resource of this operator claims: the
-kind (kapacitor_kind.py) passes the IDs that KapacitorTasks and KapacitorTemplates report
-for the server (`managed_on`, over the controllers' bodies).
+kind (kapacitor_kind.py) passes the IDs that KapacitorTasks, KapacitorTemplates and
+KapacitorAlertHandlers report for the server (`managed_on`, over the controllers' bodies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from kapacitor_operator import conditions as c
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import KapacitorNotFound
+from kapacitor_operator.kapacitor.topic_handlers import TopicHandlers
 from kapacitor_operator.models.kapacitor import KapacitorStatus, ObjectCounts
 from kapacitor_operator.models.resources import KapacitorServer
 
@@ -32,7 +33,8 @@ class ServerObservation:
     tasks: tuple[str, ...]
     flux_tasks: tuple[str, ...] | None  # None: the Flux task API is off
     templates: tuple[str, ...]
-    handlers: int
+    handlers: tuple[tuple[str, str], ...]
+    """(topic, handler ID) of every handler of every topic."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,19 @@ class Managed:
     tasks: frozenset[str] = frozenset()
     flux_tasks: frozenset[str] = frozenset()
     templates: frozenset[str] = frozenset()
+    handlers: frozenset[tuple[str, str]] = frozenset()
+    """(topic, handler ID)."""
 
 
 def managed_on(
     url: str,
     tasks: Iterable[Mapping[str, Any]],
     templates: Iterable[Mapping[str, Any]],
+    handlers: Iterable[Mapping[str, Any]] = (),
 ) -> Managed:
-    """IDs the resources (KapacitorTask and KapacitorTemplate bodies) report, in their
-    status, as theirs on the server at `url` (its redacted form)."""
+    """IDs the resources (KapacitorTask, KapacitorTemplate and KapacitorAlertHandler
+    bodies) report, in their status, as theirs on the server at `url` (its redacted
+    form)."""
     tick: set[str] = set()
     flux: set[str] = set()
     for body in tasks:
@@ -63,7 +69,17 @@ def managed_on(
         for status in ((b.get("status") or {}) for b in templates)
         if status.get("kapacitorURL") == url and status.get("templateID")
     }
-    return Managed(tasks=frozenset(tick), flux_tasks=frozenset(flux), templates=frozenset(held))
+    topic_handlers = {
+        (str(status["topic"]), str(status["handlerID"]))
+        for status in ((b.get("status") or {}) for b in handlers)
+        if status.get("kapacitorURL") == url and status.get("topic") and status.get("handlerID")
+    }
+    return Managed(
+        tasks=frozenset(tick),
+        flux_tasks=frozenset(flux),
+        templates=frozenset(held),
+        handlers=frozenset(topic_handlers),
+    )
 
 
 async def observe_server(client: KapacitorClient) -> ServerObservation:
@@ -86,17 +102,22 @@ async def observe_server(client: KapacitorClient) -> ServerObservation:
             after = page.next_after
     except KapacitorNotFound:
         flux = None
-    handlers = sum((await client.list_topic_handler_counts()).values())
+    topics = TopicHandlers(client)
+    handlers = [
+        (topic, handler.id)
+        for topic in sorted(await topics.list_topics())
+        for handler in await topics.list_handlers(topic)
+    ]
     return ServerObservation(
         version=version,
         tasks=tuple(tasks),
         flux_tasks=tuple(flux) if flux is not None else None,
         templates=tuple(templates),
-        handlers=handlers,
+        handlers=tuple(handlers),
     )
 
 
-def _counts(ids: Collection[str], managed: frozenset[str]) -> ObjectCounts:
+def _counts(ids: Collection[Hashable], managed: Collection[Hashable]) -> ObjectCounts:
     return ObjectCounts(total=len(ids), unmanaged=sum(1 for i in ids if i not in managed))
 
 
@@ -135,13 +156,13 @@ def status_for(
             _counts(seen.flux_tasks, managed.flux_tasks) if seen.flux_tasks is not None else None
         )
         st.templates = _counts(seen.templates, managed.templates)
-        st.handlers = ObjectCounts(total=seen.handlers)
+        st.handlers = _counts(seen.handlers, managed.handlers)
         shown = seen.version or "unknown version"
         reason, status_, message = (
             c.REACHABLE,
             "True",
             f"Kapacitor {shown} at {url} answered; {len(seen.tasks)} TICKscript task(s), "
-            f"{len(seen.templates)} template(s), {seen.handlers} handler(s).",
+            f"{len(seen.templates)} template(s), {len(seen.handlers)} handler(s).",
         )
     else:
         reason, message = problem or (c.UNREACHABLE, "not checked")

@@ -56,7 +56,11 @@ from kapacitor_operator.urls import redact_url
 FINALIZER = f"{GROUP}/finalizer"
 IN_USE_RETRY = 10.0
 """Seconds between looks at a deletion waiting for its dependents."""
-USER_KINDS = {"kapacitortasks": "KapacitorTask", "kapacitortemplates": "KapacitorTemplate"}
+USER_KINDS = {
+    "kapacitortasks": "KapacitorTask",
+    "kapacitortemplates": "KapacitorTemplate",
+    "kapacitoralerthandlers": "KapacitorAlertHandler",
+}
 """The kinds whose `kapacitorRef` may name a `Kapacitor` object, by plural."""
 
 Users = dict[str, list[str]]
@@ -75,15 +79,17 @@ class Listed(Protocol):
 
 @dataclass(frozen=True)
 class Dependents:
-    """The KapacitorTasks and KapacitorTemplates, as their controllers hold them."""
+    """The KapacitorTasks, KapacitorTemplates and KapacitorAlertHandlers, as their
+    controllers hold them."""
 
     tasks: Listed
     templates: Listed
+    handlers: Listed
 
     async def known(self) -> None:
-        """Wait until both controllers have listed their objects."""
-        await self.tasks.primed.wait()
-        await self.templates.primed.wait()
+        """Wait until the controllers have listed their objects."""
+        for listed in (self.tasks, self.templates, self.handlers):
+            await listed.primed.wait()
 
     async def users(self, namespace: str, name: str) -> Users:
         """Who names the `Kapacitor` namespace/name with kapacitorRef."""
@@ -91,13 +97,17 @@ class Dependents:
         return {
             "kapacitortasks": naming(self.tasks.bodies, "kapacitorRef", namespace, name),
             "kapacitortemplates": naming(self.templates.bodies, "kapacitorRef", namespace, name),
+            "kapacitoralerthandlers": naming(self.handlers.bodies, "kapacitorRef", namespace, name),
         }
 
     async def managed(self, url: str) -> Managed:
-        """The IDs tasks and templates report as theirs on the server at `url`."""
+        """The IDs tasks, templates and handlers report as theirs on the server at `url`."""
         await self.known()
         return managed_on(
-            url, list(self.tasks.bodies.values()), list(self.templates.bodies.values())
+            url,
+            list(self.tasks.bodies.values()),
+            list(self.templates.bodies.values()),
+            list(self.handlers.bodies.values()),
         )
 
 

@@ -18,12 +18,15 @@ import pytest
 from kapacitor_operator.config import Settings
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.pool import ClientPool, Connection
+from kapacitor_operator.kapacitor.topic_handlers import TopicHandlers
 from kapacitor_operator.reconcile.kapacitor_check import observe_server
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.template_decide import template_hash
 from kapacitor_operator.reconcile.template_drift import drifted_from, list_all
 from kapacitor_operator.reconcile.template_mirror import TemplateMirror
 from tests.integration.contract.helpers import DBRPS
+
+LOG = {"path": "/dev/null"}
 
 TEMPLATES = "/kapacitor/v1/templates"
 TASKS = "/kapacitor/v1/tasks"
@@ -200,11 +203,19 @@ async def test_observe_server_counts_what_it_holds(client: KapacitorClient, uid:
     await client.create_task(
         {"id": f"c-{uid}", "template-id": f"c-{uid}", "dbrps": DBRPS, "vars": M_CPU}
     )
+    handlers = TopicHandlers(client)
+    for handler_id in ("h1", "h2"):
+        await handlers.create(f"c-{uid}", {"id": handler_id, "kind": "log", "options": LOG})
     seen = await observe_server(client)
     assert f"c-{uid}" in seen.templates
     assert seen.tasks.count(f"c-{uid}") == 1
     assert seen.flux_tasks is not None  # both kinds run with the Flux task API on
-    assert seen.handlers >= 0
+    assert [h for h in seen.handlers if h[0] == f"c-{uid}"] == [
+        (f"c-{uid}", "h1"),
+        (f"c-{uid}", "h2"),
+    ]
     assert seen.version == (await client.ping())
     await client.delete_task(f"c-{uid}")
     await client.delete_template(f"c-{uid}")
+    for handler_id in ("h1", "h2"):
+        await handlers.delete(f"c-{uid}", handler_id)
