@@ -19,7 +19,7 @@ from kapacitor_operator.handlers import (
     taskrun,
 )
 from kapacitor_operator.handlers.runtime import Runtime
-from kapacitor_operator.k8s.api import KubeAPI
+from kapacitor_operator.k8s.api import LIST_PAGE, KubeAPI
 from kapacitor_operator.k8s.client import KubeClient
 from kapacitor_operator.k8s.credentials import CredentialsError, KubeCredentials, load_credentials
 from kapacitor_operator.kapacitor.pool import ClientPool
@@ -153,6 +153,10 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.watching.server_timeout = 300
     kopf_settings.watching.client_timeout = 330
+    # The first list of each kind comes in pages (kopf's default is one response with every
+    # object): at 10,000 tasks one response is a few hundred MiB parsed at once, and the
+    # process keeps that peak as its resident size after the list is gone.
+    kopf_settings.watching.chunk_size = LIST_PAGE
     kopf_settings.networking.request_timeout = 30
     # kopf kills a stopping operator after this long; the drain must fit in it.
     kopf_settings.process.ultimate_exiting_timeout = settings.drain_timeout + 60

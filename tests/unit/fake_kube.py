@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,14 @@ class FakeKube:
             for (kind, ns, _), o in self.objects.items()
             if kind == plural and namespace in (None, ns)
         ]
+
+    async def pages_custom(
+        self, plural: str, namespace: str | None = None
+    ) -> AsyncIterator[list[Obj]]:
+        """list_custom, two objects a page (the controller must take every page)."""
+        items = await self.list_custom(plural, namespace)
+        for start in range(0, max(len(items), 1), 2):
+            yield items[start : start + 2]
 
     async def patch_status(
         self,

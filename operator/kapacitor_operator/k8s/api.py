@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,8 @@ from kapacitor_operator.k8s.paths import (
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 EVENT_MESSAGE_LIMIT = 1024
+LIST_PAGE = 500
+"""Objects per page of a list."""
 
 
 class KubeAPI:
@@ -192,20 +195,30 @@ class KubeAPI:
         Raises:
             KubeError: any API failure.
         """
+        return [item async for page in self.pages_custom(plural, namespace) for item in page]
+
+    async def pages_custom(
+        self, plural: str, namespace: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The objects of one of our kinds, a page (LIST_PAGE objects) at a time, so that a
+        caller that keeps less than the whole object never holds every body at once.
+
+        Raises:
+            KubeError: any API failure.
+        """
         path = (
             custom_path(namespace, plural)
             if namespace
             else f"/apis/{GROUP}/{VERSION}/{quote(plural, safe='')}"
         )
-        items: list[dict[str, Any]] = []
         token = ""
         while True:
-            params = {"limit": "500", **({"continue": token} if token else {})}
+            params = {"limit": str(LIST_PAGE), **({"continue": token} if token else {})}
             result = await self.client.json("GET", path, params=params)
-            items.extend(result.get("items") or [])
             token = str((result.get("metadata") or {}).get("continue") or "")
+            yield result.get("items") or []
             if not token:
-                return items
+                return
 
     async def delete_custom(
         self, namespace: str, plural: str, name: str, *, uid: str | None = None
