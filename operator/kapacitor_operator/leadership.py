@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from kapacitor_operator import metrics
+from kapacitor_operator import memory, metrics
 from kapacitor_operator.config import Settings
 from kapacitor_operator.election import LeaderElector, LeaseConfig, must_step_down, stalled
 from kapacitor_operator.health import Health, serve
@@ -257,8 +257,11 @@ async def run_process(settings: Settings, work: Work, *, standalone: bool) -> in
     health.alive = supervisor.alive
     runner = await serve(health, settings.health_port)
     metrics.serve(settings.metrics_port)
+    memory.fix_mmap_threshold()
+    trimming = asyncio.create_task(memory.trim_forever(), name="malloc_trim")
     try:
         return await supervisor.run(stop)
     finally:
+        trimming.cancel()
         await runner.cleanup()
         await kube.aclose()
