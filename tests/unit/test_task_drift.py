@@ -16,7 +16,7 @@ from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
 from kapacitor_operator.reconcile.mirror.driver import Target, run_mirror
 from kapacitor_operator.reconcile.mirror.plan import UNKNOWN, Create, Nothing, Recreate, Update
-from kapacitor_operator.reconcile.task_drift import Listing, TaskDrift
+from kapacitor_operator.reconcile.task_drift import Listing, TaskDrift, TickSeen
 from kapacitor_operator.reconcile.task_mirror import TaskMirror
 from kapacitor_operator.reconcile.task_sync import decide
 from kapacitor_operator.sync.controller import SyncController
@@ -49,7 +49,9 @@ async def synced(fake: FakeKapacitor, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def listing(fake: FakeKapacitor) -> Listing:
-    found = Listing(tick={k: TickTask.model_validate(v) for k, v in fake.ticks.items()})
+    found = Listing(
+        tick={k: TickSeen.of(TickTask.model_validate(v)) for k, v in fake.ticks.items()}
+    )
     for data in fake.fluxes.values():
         found.flux.setdefault(data["name"], []).append(FluxTask.model_validate(data))
     return found
@@ -204,11 +206,15 @@ def test_drift_passes_bring_back_what_the_watchdog_and_stats_need() -> None:
     from kapacitor_operator.kapacitor.schemas import TickTask
     from kapacitor_operator.models.kapacitortask import TaskStats
     from kapacitor_operator.models.resources import parse_kapacitortask
-    from kapacitor_operator.reconcile.task_drift import heal_due, stats_moved
+    from kapacitor_operator.reconcile.task_drift import TickSeen, heal_due, stats_moved
     from kapacitor_operator.timeutil import format_time
 
-    stopped = TickTask.model_validate({"id": "t", "status": "enabled", "executing": False})
-    running = TickTask.model_validate({"id": "t", "status": "enabled", "executing": True})
+    stopped = TickSeen.of(
+        TickTask.model_validate({"id": "t", "status": "enabled", "executing": False})
+    )
+    running = TickSeen.of(
+        TickTask.model_validate({"id": "t", "status": "enabled", "executing": True})
+    )
     recent = format_time(datetime.now(UTC) - timedelta(minutes=5))
     old = format_time(datetime.now(UTC) - timedelta(hours=2))
 
@@ -232,8 +238,8 @@ def test_drift_passes_bring_back_what_the_watchdog_and_stats_need() -> None:
     for resource, tick, due in table:
         assert heal_due(resource, tick) is due, (resource.spec.selfHeal, tick.executing)
 
-    counted = TickTask.model_validate(
-        {"id": "t", "stats": {"node-stats": {"stream0": {"collected": 5}}}}
+    counted = TickSeen.of(
+        TickTask.model_validate({"id": "t", "stats": {"node-stats": {"stream0": {"collected": 5}}}})
     )
     shown = TaskStats(pointsProcessed=5, alertsTriggered=0, errors=0)
     assert not stats_moved(counted, shown)

@@ -46,8 +46,27 @@ TICK_FIELDS = [
 class Listing:
     """Every task of one server."""
 
-    tick: dict[str, TickTask] = field(default_factory=dict)
+    tick: dict[str, TickSeen] = field(default_factory=dict)
     flux: dict[str, list[FluxTask]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TickSeen:
+    """What drift compares of a TICKscript task: a pass over a server holds one per task
+    of the server, the operator's or not (tens of thousands), so not the whole task."""
+
+    server_hash: str
+    enabled: bool
+    executing: bool
+    error: str
+    counts: tuple[int, int, int] | None
+    """summarize(stats)."""
+
+    @classmethod
+    def of(cls, tick: TickTask) -> TickSeen:
+        return cls(
+            tick_server_hash(tick), tick.enabled, tick.executing, tick.error, summarize(tick.stats)
+        )
 
 
 async def list_all(client: KapacitorClient) -> Listing:
@@ -60,7 +79,7 @@ async def list_all(client: KapacitorClient) -> Listing:
     offset = 0
     while True:
         page = await client.list_tasks(fields=TICK_FIELDS, offset=offset, limit=PAGE)
-        listing.tick.update((t.id, t) for t in page)
+        listing.tick.update((t.id, TickSeen.of(t)) for t in page)
         if len(page) < PAGE:
             break
         offset += PAGE
@@ -75,9 +94,9 @@ async def list_all(client: KapacitorClient) -> Listing:
     return listing
 
 
-def stats_moved(tick: TickTask, shown: TaskStats | None) -> bool:
+def stats_moved(tick: TickSeen, shown: TaskStats | None) -> bool:
     """Kapacitor's counts differ from those status.stats shows (read again, then)."""
-    counts = summarize(tick.stats)
+    counts = tick.counts
     if shown is None:
         return counts is not None
     return counts != (shown.pointsProcessed, shown.alertsTriggered, shown.errors)
@@ -95,7 +114,7 @@ def degraded_flips(task: KapacitorTask, flux: FluxTask) -> bool:
     )
 
 
-def heal_due(task: KapacitorTask, tick: TickTask) -> bool:
+def heal_due(task: KapacitorTask, tick: TickSeen) -> bool:
     """spec.selfHeal would restart the task now: enabled, not executing, hourly budget left."""
     policy = task.spec.selfHeal
     if policy is None or not policy.enabled or not tick.enabled or tick.executing:
@@ -157,7 +176,7 @@ class TaskDrift:
         tick = listing.tick.get(st.taskID or "")
         return (
             tick is None
-            or tick_server_hash(tick) != st.serverHash
+            or tick.server_hash != st.serverHash
             or tick.executing != st.executing
             or (tick.error or None) != st.error
             or stats_moved(tick, st.stats)
