@@ -11,12 +11,12 @@ import pytest
 
 from kapacitor_operator.config import Settings
 from kapacitor_operator.kapacitor.client import KapacitorClient
-from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
+from kapacitor_operator.kapacitor.schemas import FluxTask, FluxTaskPage, TickTask
 from kapacitor_operator.models.resources import parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
 from kapacitor_operator.reconcile.mirror.driver import Target, run_mirror
 from kapacitor_operator.reconcile.mirror.plan import UNKNOWN, Create, Nothing, Recreate, Update
-from kapacitor_operator.reconcile.task_drift import Listing, TaskDrift, TickSeen
+from kapacitor_operator.reconcile.task_drift import Listing, TaskDrift, TickSeen, list_all
 from kapacitor_operator.reconcile.task_mirror import TaskMirror
 from kapacitor_operator.reconcile.task_sync import decide
 from kapacitor_operator.sync.controller import SyncController
@@ -246,3 +246,37 @@ def test_drift_passes_bring_back_what_the_watchdog_and_stats_need() -> None:
     assert stats_moved(counted, None)
     assert stats_moved(counted, TaskStats(pointsProcessed=4, alertsTriggered=0, errors=0))
     assert not stats_moved(running, None), "not executing: no stats either side"
+
+
+class Lister:
+    """The two list calls of a KapacitorClient, over a FakeKapacitor's tasks."""
+
+    def __init__(self, fake: FakeKapacitor) -> None:
+        self.fake = fake
+
+    async def list_tasks(self, *, fields: list[str], offset: int, limit: int) -> list[TickTask]:
+        ticks = list(self.fake.ticks.values())[offset : offset + limit]
+        return [TickTask.model_validate(t) for t in ticks]
+
+    async def list_flux_tasks(self, *, after: str | None, limit: int) -> FluxTaskPage:
+        return FluxTaskPage()
+
+
+async def test_a_pass_sums_up_only_the_tasks_its_resources_name() -> None:
+    fake = FakeKapacitor()
+    ours = await synced(fake, TICK)
+    for i in range(3):
+        fake.ticks[f"stray{i}"] = {"id": f"stray{i}", "script": SCRIPT, "status": "enabled"}
+    found = await list_all(cast(KapacitorClient, Lister(fake)), wanted={"ns.t"})
+    assert found.tick == {
+        "ns.t": TickSeen.of(TickTask.model_validate(fake.ticks["ns.t"])),
+        "stray0": None,  # listed and counted, not summed up
+        "stray1": None,
+        "stray2": None,
+    }
+    kind = drift_kind()
+    assert not await kind.drifted(ours, found)
+    assert kind.unmanaged(found, {("tick", "ns.t")}) == {"tick": 3, "flux": 0}
+    fake.ticks["ns.t"]["status"] = "disabled"
+    again = await list_all(cast(KapacitorClient, Lister(fake)), wanted={"ns.t"})
+    assert await kind.drifted(ours, again)

@@ -4,7 +4,7 @@ resource's status says Kapacitor held after the operator's last write."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,7 +46,8 @@ TICK_FIELDS = [
 class Listing:
     """Every task of one server."""
 
-    tick: dict[str, TickSeen] = field(default_factory=dict)
+    tick: dict[str, TickSeen | None] = field(default_factory=dict)
+    """By task ID; None for a task no resource of the pass names (only counted)."""
     flux: dict[str, list[FluxTask]] = field(default_factory=dict)
 
 
@@ -69,8 +70,10 @@ class TickSeen:
         )
 
 
-async def list_all(client: KapacitorClient) -> Listing:
-    """Paged lists of TICKscript and Flux tasks.
+async def list_all(client: KapacitorClient, wanted: Collection[str] | None = None) -> Listing:
+    """Paged lists of TICKscript and Flux tasks; with `wanted`, only those TICKscript task
+    IDs are summed up (hashed), the others only listed (a server may hold many more tasks
+    than the resources of the pass name).
 
     Raises:
         KapacitorError: any failure.
@@ -79,7 +82,9 @@ async def list_all(client: KapacitorClient) -> Listing:
     offset = 0
     while True:
         page = await client.list_tasks(fields=TICK_FIELDS, offset=offset, limit=PAGE)
-        listing.tick.update((t.id, TickSeen.of(t)) for t in page)
+        listing.tick.update(
+            (t.id, TickSeen.of(t) if wanted is None or t.id in wanted else None) for t in page
+        )
         if len(page) < PAGE:
             break
         offset += PAGE
@@ -140,7 +145,8 @@ class TaskDrift:
 
     async def list_server(self, server: str, bodies: list[Mapping[str, Any]]) -> Listing:
         """Lists with the connection of the first object whose connection resolves."""
-        return await list_all(await first_client(server, bodies, self._client))
+        wanted = {str((b.get("status") or {}).get("taskID") or "") for b in bodies}
+        return await list_all(await first_client(server, bodies, self._client), wanted)
 
     async def _client(self, body: Mapping[str, Any]) -> KapacitorClient:
         task = parse_kapacitortask(body)
