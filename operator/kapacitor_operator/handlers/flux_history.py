@@ -33,7 +33,7 @@ from kapacitor_operator.reconcile.flux_runs import (
     poll_runs,
     taskruns_to_prune,
 )
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.outcome import EventNote
 from kapacitor_operator.reconcile.taskrun_job import label_value
 
@@ -104,9 +104,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         runtime: Runtime = memo.runtime
         try:
             task = parse_kapacitortask(body)
-            conn = await resolve_with_ref(
-                task.spec.kapacitor, task.spec.kapacitorRef, task.namespace, settings, runtime.kube
-            )
+            conn = await connection_of(task, settings, runtime.kube)
             poll = await poll_runs(runtime.pool.get(conn), task)
         except (
             ValidationError,

@@ -12,7 +12,7 @@ from kapacitor_operator.models.resources import KapacitorTask
 from kapacitor_operator.reconcile.alert_handler_drift import HandlerDrift
 from kapacitor_operator.reconcile.alert_handler_mirror import AlertHandlerKind
 from kapacitor_operator.reconcile.kapacitor_kind import Dependents, KapacitorKind
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.driver import MirrorDriver
 from kapacitor_operator.reconcile.task_drift import TaskDrift
 from kapacitor_operator.reconcile.task_mirror import TaskMirror
@@ -51,13 +51,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         async def connection(task: KapacitorTask) -> Connection:
-            return await resolve_with_ref(
-                task.spec.kapacitor,
-                task.spec.kapacitorRef,
-                task.namespace,
-                self.settings,
-                self.kube,
-            )
+            return await connection_of(task, self.settings, self.kube)
 
         self.tasks = SyncController(
             MirrorDriver(TaskMirror(self.settings, self.kube, self.pool)),

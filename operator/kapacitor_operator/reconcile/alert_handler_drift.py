@@ -28,7 +28,7 @@ from kapacitor_operator.reconcile.alert_handler_mirror import claim_key, handler
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
 from kapacitor_operator.reconcile.connection import ReferenceProblem, check_url
 from kapacitor_operator.reconcile.desired import DesiredStateError
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 
 
@@ -93,9 +93,7 @@ class HandlerDrift:
 
     async def _api(self, body: Mapping[str, Any]) -> TopicHandlers:
         res = parse_alerthandler(body)
-        connection = await resolve_with_ref(
-            res.spec.kapacitor, res.spec.kapacitorRef, res.namespace, self.settings, self.kube
-        )
+        connection = await connection_of(res, self.settings, self.kube)
         return self.handlers(self.pool.get(connection))
 
     async def drifted(self, body: Mapping[str, Any], listing: Listing) -> bool:

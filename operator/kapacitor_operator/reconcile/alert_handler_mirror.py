@@ -22,7 +22,7 @@ from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.errors import KapacitorError, KapacitorNotFound
-from kapacitor_operator.kapacitor.pool import ClientPool, Connection
+from kapacitor_operator.kapacitor.pool import ClientPool
 from kapacitor_operator.kapacitor.scrub import Scrubber
 from kapacitor_operator.kapacitor.topic_handlers import HandlerExists, TopicHandler, TopicHandlers
 from kapacitor_operator.models.alerthandler import KapacitorAlertHandlerStatus
@@ -41,7 +41,7 @@ from kapacitor_operator.reconcile.alert_handler_desired import (
 )
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
 from kapacitor_operator.reconcile.connection import connection_url
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
 from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Create, Plan, Update
@@ -163,13 +163,6 @@ class AlertHandlerKind:
         topic, handler_id = handler_identity(resource)
         return f"{handler_id} (topic {topic})"
 
-    async def _connection(self, resource: KapacitorAlertHandler) -> Connection:
-        """The inline connection, or the named `Kapacitor` object's."""
-        spec = resource.spec
-        return await resolve_with_ref(
-            spec.kapacitor, spec.kapacitorRef, resource.namespace, self.settings, self.kube
-        )
-
     def url(self, resource: KapacitorAlertHandler) -> str:
         return connection_url(resource.spec.kapacitor, self.settings)
 
@@ -181,7 +174,7 @@ class AlertHandlerKind:
 
     async def target(self, resource: KapacitorAlertHandler) -> Target:
         # The URL policy first: outside it, no Secret is read and nothing sent (issue 12).
-        connection = await self._connection(resource)
+        connection = await connection_of(resource, self.settings, self.kube)
         values = await read_option_values(resource.spec.optionsFrom, resource.namespace, self.kube)
         desired = build_desired(
             resource.spec,
@@ -276,7 +269,8 @@ class AlertHandlerKind:
 
     async def delete(self, resource: KapacitorAlertHandler) -> Deletion:
         # Deleting needs the connection only: no option value is read.
-        connection = await self._connection(resource)
+        # Deleting needs the named object only, not that it is Ready (as for tasks).
+        connection = await connection_of(resource, self.settings, self.kube, require_ready=False)
         topic, handler_id = handler_identity(resource)
         await self.handlers(self.pool.get(connection)).delete(topic, handler_id)
         message = f"Deleted handler {handler_id} from topic {topic} in Kapacitor."

@@ -134,6 +134,39 @@ async def resolve_with_ref(
     return await resolve_connection(spec, namespace, settings, kube)
 
 
+class _NamesConnection(Protocol):
+    @property
+    def kapacitor(self) -> KapacitorConnection | None: ...
+
+    @property
+    def kapacitorRef(self) -> LocalObjectRef | None: ...
+
+
+class NamesKapacitor(Protocol):
+    """A resource whose spec has `kapacitor` and `kapacitorRef`."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def spec(self) -> _NamesConnection: ...
+
+
+async def connection_of(
+    resource: NamesKapacitor, settings: Settings, kube: ObjectReader, *, require_ready: bool = True
+) -> Connection:
+    """resolve_with_ref() for a resource's own spec."""
+    spec = resource.spec
+    return await resolve_with_ref(
+        spec.kapacitor,
+        spec.kapacitorRef,
+        resource.namespace,
+        settings,
+        kube,
+        require_ready=require_ready,
+    )
+
+
 async def template_id_for(
     ref: LocalObjectRef, namespace: str, kube: ObjectReader, *, url: str
 ) -> tuple[str, list[str]]:

@@ -18,7 +18,7 @@ from kapacitor_operator.kapacitor.schemas import FluxTask, TickTask
 from kapacitor_operator.models.kapacitortask import TaskStats
 from kapacitor_operator.models.resources import KapacitorTask, parse_kapacitortask
 from kapacitor_operator.reconcile.desired import build_desired
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 from kapacitor_operator.reconcile.task_mirror import claim_key
 from kapacitor_operator.reconcile.task_stats import summarize
@@ -150,9 +150,7 @@ class TaskDrift:
 
     async def _client(self, body: Mapping[str, Any]) -> KapacitorClient:
         task = parse_kapacitortask(body)
-        connection = await resolve_with_ref(
-            task.spec.kapacitor, task.spec.kapacitorRef, task.namespace, self.settings, self.kube
-        )
+        connection = await connection_of(task, self.settings, self.kube)
         return self.pool.get(connection)
 
     async def drifted(self, body: Mapping[str, Any], listing: Listing) -> bool:

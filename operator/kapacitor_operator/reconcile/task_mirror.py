@@ -24,7 +24,7 @@ from kapacitor_operator.reconcile.desired import (
     build_desired,
     default_task_id,
 )
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref, template_id_for
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of, template_id_for
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
 from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Plan
@@ -111,13 +111,7 @@ class TaskMirror:
     async def target(self, resource: KapacitorTask) -> Target:
         # The URL policy first: a resource outside it never makes the operator read a
         # Secret or a ConfigMap, nor send anything (issue 12).
-        connection = await resolve_with_ref(
-            resource.spec.kapacitor,
-            resource.spec.kapacitorRef,
-            resource.namespace,
-            self.settings,
-            self.kube,
-        )
+        connection = await connection_of(resource, self.settings, self.kube)
         spec = resource.spec
         if spec.templateRef is not None:
             template_id, listed = await template_id_for(
@@ -217,14 +211,7 @@ class TaskMirror:
         task.add_done_callback(self._background.discard)
 
     async def delete(self, resource: KapacitorTask) -> Deletion:
-        connection = await resolve_with_ref(
-            resource.spec.kapacitor,
-            resource.spec.kapacitorRef,
-            resource.namespace,
-            self.settings,
-            self.kube,
-            require_ready=False,
-        )
+        connection = await connection_of(resource, self.settings, self.kube, require_ready=False)
         result = await delete_from_kapacitor(resource, self.pool.get(connection))
         if resource.spec.templateRef is not None:
             await note_template_user(self.kube, resource, [], None, gone=True)

@@ -13,7 +13,7 @@ from kapacitor_operator.config import Settings
 from kapacitor_operator.k8s.api import KubeAPI
 from kapacitor_operator.kapacitor.client import KapacitorClient
 from kapacitor_operator.kapacitor.pool import ClientPool
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.listing import first_client, server_of
 from kapacitor_operator.reconcile.template_decide import tasks_using, template_hash
 from kapacitor_operator.reconcile.template_mirror import API, claim_key, parse_template
@@ -80,9 +80,7 @@ class TemplateDrift:
 
     async def _client(self, body: Mapping[str, Any]) -> KapacitorClient:
         tpl = parse_template(body)
-        connection = await resolve_with_ref(
-            tpl.spec.kapacitor, tpl.spec.kapacitorRef, tpl.namespace, self.settings, self.kube
-        )
+        connection = await connection_of(tpl, self.settings, self.kube)
         return self.pool.get(connection)
 
     async def drifted(self, body: Mapping[str, Any], listing: Any) -> bool:

@@ -29,7 +29,7 @@ from kapacitor_operator.models.kapacitortemplate import (
     TemplateVar,
 )
 from kapacitor_operator.models.resources import KapacitorTemplate, parse_resource
-from kapacitor_operator.reconcile.kapacitor_ref import resolve_with_ref
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of
 from kapacitor_operator.reconcile.mirror.driver import (
     Acted,
     Deletion,
@@ -192,13 +192,7 @@ class TemplateMirror:
     async def target(self, resource: KapacitorTemplate) -> Target:
         # The URL policy first: a resource outside it never makes the operator read a
         # ConfigMap, nor send anything.
-        connection = await resolve_with_ref(
-            resource.spec.kapacitor,
-            resource.spec.kapacitorRef,
-            resource.namespace,
-            self.settings,
-            self.kube,
-        )
+        connection = await connection_of(resource, self.settings, self.kube)
         script = resource.spec.script
         if resource.spec.scriptFrom is not None:
             cm = resource.spec.scriptFrom.configMapKeyRef
@@ -276,14 +270,7 @@ class TemplateMirror:
                 "The template was never defined by this resource; nothing to delete.",
             )
             return Deletion([], note)
-        connection = await resolve_with_ref(
-            resource.spec.kapacitor,
-            resource.spec.kapacitorRef,
-            resource.namespace,
-            self.settings,
-            self.kube,
-            require_ready=False,
-        )
+        connection = await connection_of(resource, self.settings, self.kube, require_ready=False)
         client = self.pool.get(connection)
         holders = tasks_using(await client.list_task_templates(), template_id)
         if holders:
