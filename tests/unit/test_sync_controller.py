@@ -269,7 +269,64 @@ async def test_an_object_deleted_before_its_finalizer_landed_leaves_nothing_in_k
     ctl.on_event("ADDED", body)
     await until(lambda: ctl.queue.idle and kind.seen)
     assert [s[0] for s in kind.seen] == ["reconcile", "finalize"] if undone else ["reconcile"]
-    assert kube.status_writes() == []
+    left = kube.objects.get(("widgets", NS, "a"))
+    assert left is None or "status" not in left, "no status written over the going object"
+    assert left is None or FINALIZER not in left["metadata"]["finalizers"]
+    await ctl.stop()
+
+
+async def test_ready_is_written_before_the_finalizer_and_waits_for_no_other_write() -> None:
+    kube, kind = FakeKube(), Kind()
+    ctl = await controller_for(kube, kind)
+    body = kube.put("widgets", widget("a"))
+    ctl.on_event("ADDED", body)
+    await until(
+        lambda: (
+            FINALIZER in ((kube.get("widgets", NS, "a") or {})["metadata"].get("finalizers") or [])
+        )
+    )
+    writes = [c[0] for c in kube.calls if c[0] in ("patch_status", "patch_metadata")]
+    assert writes == ["patch_status", "patch_metadata"]
+    read = body["metadata"]["resourceVersion"]
+    assert kube.status_writes()[0][3] == read, "the status over the version the reconcile read"
+    held = ctl.bodies[(NS, "a")]
+    assert held.get("status"), "the newest body"
+    assert FINALIZER in held["metadata"]["finalizers"]
+    await ctl.stop()
+
+
+def add_foreign_finalizer(kube: FakeKube) -> None:
+    obj = kube.objects[("widgets", NS, "a")]
+    obj["metadata"]["finalizers"] = ["someone.else/x"]
+    obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 100)
+
+
+async def test_a_metadata_change_before_the_finalizer_lands_keeps_both_finalizers() -> None:
+    """Another writer's finalizer lands between our status write and ours: ours is added
+    over the fresh object, theirs kept, and Kapacitor is not asked again."""
+    kube, kind = FakeKube(), Kind()
+    ctl = await controller_for(kube, kind)
+    body = kube.put("widgets", widget("a"))
+    real_patch_status = kube.patch_status
+
+    async def then_meddle(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        result = await real_patch_status(*args, **kwargs)
+        add_foreign_finalizer(kube)
+        return result
+
+    kube.patch_status = then_meddle  # type: ignore[method-assign]
+    ctl.on_event("ADDED", body)
+    await until(
+        lambda: (
+            FINALIZER in ((kube.get("widgets", NS, "a") or {})["metadata"].get("finalizers") or [])
+        )
+    )
+    assert (kube.get("widgets", NS, "a") or {})["metadata"]["finalizers"] == [
+        "someone.else/x",
+        FINALIZER,
+    ]
+    await until(lambda: ctl.queue.idle)
+    assert [s[0] for s in kind.seen] == ["reconcile"]
     await ctl.stop()
 
 

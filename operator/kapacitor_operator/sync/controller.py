@@ -370,55 +370,43 @@ class SyncController:
         ns, name = key
         meta = body.get("metadata") or {}
         version = str(meta.get("resourceVersion") or "") or None
-        adding = self.kind.finalizer not in (meta.get("finalizers") or [])
         holder = self._holder(key, body)
-        finalizer = (
-            asyncio.create_task(self._add_finalizer(key, body))
-            if adding and holder is None
-            else None
-        )
+        adding = self.kind.finalizer not in (meta.get("finalizers") or []) and holder is None
         outcome = await self.kind.reconcile(body, holder)
-        if finalizer is not None:
-            try:
-                version = await finalizer or version
-            except KubeNotFound:
-                await self._undo(key, body, holder, outcome)  # gone before our finalizer
-                return
-            except KubeConflict:
-                # Changed meanwhile (another writer's metadata, say): what Kapacitor was
-                # told still holds for this generation, so record it rather than do it again.
-                fresh = await self.kube.get_custom(key[0], self.kind.plural, key[1])
-                if fresh is None or (fresh.get("metadata") or {}).get("deletionTimestamp"):
-                    await self._undo(key, body, holder, outcome)  # going, without our finalizer
-                    return
-                if (fresh.get("metadata") or {}).get("generation") != meta.get("generation"):
-                    return  # the spec changed: its watch event brings the key back
-                try:
-                    version = await self._add_finalizer(key, fresh) or version
-                except KubeNotFound:
-                    await self._undo(key, body, holder, outcome)
-                    return
-                except KubeConflict:
-                    return
         result = {"none": "ok", "temporary": "temporary_error", "permanent": "permanent_error"}
         metrics.RECONCILES.labels(self.kind.kind, result[outcome.retry]).inc()
         if outcome.writes:
             metrics.KAPACITOR_WRITES.labels(self.kind.kind).inc(outcome.writes)
+        # The status goes first and the finalizer after it, so Ready waits for one write,
+        # not two (the status is written over the version read, and the finalizer patch
+        # would change that version). An object deleted before the finalizer landed has
+        # this reconcile's Kapacitor writes taken back (`_hold`).
+        latest: Mapping[str, Any] = body
         patch = status_patch(body.get("status") or {}, self.kind.status_dict(outcome))
         if patch:
             try:
                 written = await self._patch_status(key, body, patch, version)
             except KubeConflict:
-                return  # the spec changed meanwhile: its watch event brings the key back
+                # The spec changed (or the object is going) meanwhile: the change's watch
+                # event brings the key back. What Kapacitor was told is still ours to
+                # delete, so the finalizer goes on all the same.
+                if adding:
+                    await self._hold(key, body, holder, outcome)
+                return
             except KubeError as exc:
                 log.warning("%s %s/%s: status not written: %s", self.kind.kind, ns, name, exc)
+                if adding:
+                    await self._hold(key, body, holder, outcome)
                 self._retry(key, None)
                 return
             if written is not None:
-                self.bodies[key] = compact(written)
+                latest = written
+                self._keep(key, written)
                 version = (written.get("metadata") or {}).get("resourceVersion")
                 if version:
                     self.written[key] = str(version)
+        if adding and not await self._hold(key, latest, holder, outcome):
+            return  # gone, or going, before our finalizer: undone
         if outcome.then is not None:
             self._spawn(outcome.then())  # the status it relies on is written
         self._emit(body, outcome.events)
@@ -429,12 +417,49 @@ class SyncController:
             if outcome.retry == "none" and self.recheck is not None:
                 self._recheck_after(key, jittered(self.recheck))
 
+    def _keep(self, key: Key, body: dict[str, Any]) -> None:
+        """Hold `body` (a write's answer) unless a watch event brought a newer one."""
+        held = self.bodies.get(key)
+        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        if held is None or not older(version, (held.get("metadata") or {}).get("resourceVersion")):
+            self.bodies[key] = compact(body)
+
+    async def _hold(
+        self, key: Key, body: Mapping[str, Any], holder: Key | None, outcome: Outcome[Any]
+    ) -> bool:
+        """Put our finalizer on the object after its first reconcile; False when it went
+        (or started going) before that, and what the reconcile wrote was taken back. A
+        conflict on a live object is not a failure: whatever changed it comes back as a
+        watch event, and an object without our finalizer is worked on again."""
+        try:
+            await self._add_finalizer(key, body)
+            return True
+        except KubeNotFound:
+            pass
+        except KubeConflict:
+            fresh = await self.kube.get_custom(key[0], self.kind.plural, key[1])
+            if fresh is not None and not (fresh.get("metadata") or {}).get("deletionTimestamp"):
+                try:
+                    await self._add_finalizer(key, fresh)
+                except KubeConflict:
+                    pass  # changed again: its watch event brings the key back
+                except KubeNotFound:
+                    await self._undo(key, body, holder, outcome)
+                    return False
+                return True
+        except KubeError as exc:  # the object is there: try again later
+            log.warning("%s %s/%s: finalizer not added: %s", self.kind.kind, *key, exc)
+            self._retry(key, None)
+            return True
+        await self._undo(key, body, holder, outcome)
+        return False
+
     async def _undo(
         self, key: Key, body: Mapping[str, Any], holder: Key | None, outcome: Outcome[Any]
     ) -> None:
-        """The object was deleted before our finalizer was on it, while its first reconcile
-        wrote to Kapacitor (the finalizer is added alongside, not before, to save a round
-        trip): take those writes back as its deletion would have (deletionPolicy, claims),
+        """The object was deleted before our finalizer was on it, after its first reconcile
+        wrote to Kapacitor (the finalizer is added after the status, not before, to save a
+        round trip): take those writes back as its deletion would have (deletionPolicy, claims),
         so a create-then-delete leaves nothing in Kapacitor. Nothing holds the object for a
         retry: a failure is logged, and the drift pass counts what was left as unmanaged."""
         if not outcome.writes:
@@ -490,8 +515,8 @@ class SyncController:
             key[0], self.kind.plural, key[1], patch, resource_version=version
         )
 
-    async def _add_finalizer(self, key: Key, body: Mapping[str, Any]) -> str | None:
-        """Add our finalizer; returns the new resourceVersion.
+    async def _add_finalizer(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Add our finalizer (over the version `body` has).
 
         Raises:
             KubeNotFound: the object is gone. KubeConflict: it changed meanwhile.
@@ -506,8 +531,7 @@ class SyncController:
         )
         if written is None:
             raise KubeNotFound("gone")
-        self.bodies[key] = compact(written)
-        return str((written.get("metadata") or {}).get("resourceVersion") or "") or None
+        self._keep(key, written)
 
     async def _finalize(self, key: Key, body: dict[str, Any]) -> None:
         ns, name = key
