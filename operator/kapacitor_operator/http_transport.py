@@ -4,7 +4,8 @@ httpx's default transport (httpcore on anyio, h11) cost the operator about 1.5 m
 per request, several times what the request itself costs the API server: with a create,
 a finalizer and a status write per KapacitorTask, it was the largest part of the
 operator's CPU per object (issue 14). aiohttp, which kopf already uses for its own API
-calls, does the same request for a fraction of that. The clients keep speaking httpx
+calls, does the same request for a fraction of that. The Kubernetes client and the
+Kapacitor clients (kapacitor/pool.py) both send through it. The clients keep speaking httpx
 (requests, responses, auth, timeouts and errors as before); only the wire work moves.
 
 aiohttp's failures become the httpx exceptions the clients already classify: a

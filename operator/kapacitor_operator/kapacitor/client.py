@@ -104,8 +104,8 @@ class KapacitorClient:
         self._run_http = run_http or http
         self._observer = observer
         self._quick_retries = quick_retries
-        # Bound queued requests: httpcore's pool scheduling costs O(queued x connections)
-        # per event, so 1000 reconciles queued at once would spin the CPU.
+        # Bound queued requests: 1000 reconciles at once wait here, in order, rather than
+        # each holding a request and its timeout in the transport's pool.
         self._slots = asyncio.Semaphore(max_in_flight)
 
     @property

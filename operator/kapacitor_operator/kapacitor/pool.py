@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from kapacitor_operator.http_transport import AiohttpTransport
 from kapacitor_operator.kapacitor.client import (
     BearerAuth,
     KapacitorClient,
@@ -17,6 +18,14 @@ from kapacitor_operator.kapacitor.client import (
     default_timeout,
 )
 from kapacitor_operator.kapacitor.scrub import Scrubber, secret_forms
+
+
+def tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext | bool:
+    """What the transport verifies with: off, the given context, or what httpx would
+    trust by default (certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR)."""
+    if verify is True:
+        return httpx.create_ssl_context()
+    return verify
 
 
 class InvalidCABundle(ValueError):
@@ -123,14 +132,22 @@ class ClientPool:
             options: dict[str, Any] = {
                 "base_url": connection.normalized_url,
                 "auth": connection.auth(),
-                "verify": connection.verify(),
                 "headers": {"User-Agent": "kapacitor-operator"},
             }
+            verify = tls_context(connection.verify())
             http = httpx.AsyncClient(
-                timeout=call_timeout(self._read_timeout), limits=self._limits, **options
+                timeout=call_timeout(self._read_timeout),
+                transport=AiohttpTransport(
+                    verify=verify, max_connections=self._limits.max_connections or 50
+                ),
+                **options,
             )
             run_http = httpx.AsyncClient(
-                timeout=default_timeout(self._read_timeout), limits=RUN_LIMITS, **options
+                timeout=default_timeout(self._read_timeout),
+                transport=AiohttpTransport(
+                    verify=verify, max_connections=RUN_LIMITS.max_connections or 200
+                ),
+                **options,
             )
             client = KapacitorClient(
                 http,
