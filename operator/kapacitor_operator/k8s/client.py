@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 
 # Reads can be slow on big lists; nothing we send is a watch (kopf watches).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
-# Small: the operator's calls take milliseconds. (With httpx's own transport, whose
-# httpcore scans every pooled connection for each request, 1,000 concurrent GETs against
-# the test apiserver cost 1.45 s of CPU with 20 connections, 0.7 s with 4.)
-MAX_CONNECTIONS = 4
+# As many as the controllers have workers (sync/controller.py): each worker's writes
+# (status, finalizer) wait for a free connection, so with 4 the operator created 1,000
+# KapacitorTasks at half a core, the connections its limit (issue 14). aiohttp's pool,
+# unlike httpcore's (which scanned every pooled connection per request), costs the
+# same per request with 16 connections as with 4.
+MAX_CONNECTIONS = 16
 # Keep idle connections a while: the operator's calls come in bursts (drift checks,
 # TaskRun polls), and a new TLS handshake costs more CPU than the request itself.
 KEEPALIVE_EXPIRY = 30.0
