@@ -13,6 +13,7 @@ from typing import Any
 from kapacitor_testkit import ControlPlane
 
 Predicate = Callable[[dict[str, Any]], bool]
+OUR_FINALIZER = "kapacitor.operator.dev/finalizer"
 
 
 class Kube:
@@ -62,6 +63,16 @@ class Kube:
             time.sleep(0.2)
         status = json.dumps((last or {}).get("status"), indent=1)[:3000]
         raise AssertionError(f"{kind}/{name}: {what} not reached in {timeout}s; status: {status}")
+
+    def wait_held(self, kind: str, name: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Until the operator's finalizer is on the object. It goes on right after the
+        first status write (docs/mirror.md), so a test that deletes the object to see the
+        finalizer hold it waits for it first."""
+
+        def held(obj: dict[str, Any]) -> bool:
+            return OUR_FINALIZER in (obj["metadata"].get("finalizers") or [])
+
+        return self.wait_for(kind, name, held, timeout=timeout, what="our finalizer")
 
     def wait_gone(self, kind: str, name: str, *, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

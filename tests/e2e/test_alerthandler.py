@@ -275,6 +275,7 @@ def test_a_deletion_waiting_for_kapacitor_says_so(
         kube.apply(handler_manifest("far", topic="t", kind="tcp", kapacitor={"url": dead}))
         # Nothing listens: unreachable (the shared failure reasons, reconcile/mirror).
         kube.wait_condition(KIND, "far", "Synced", "False", reason="KapacitorUnreachable")
+        kube.wait_held(KIND, "far")
         kube.delete(KIND, "far")
         obj = kube.wait_condition(KIND, "far", "Ready", "False", reason="Deleting")
         message = (condition(obj, "Ready") or {})["message"]

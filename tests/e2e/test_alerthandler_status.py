@@ -61,6 +61,7 @@ def test_a_deletion_that_waits_for_kapacitor_says_so(
     topic = f"{kube.ns}-doomed"
     kube.apply(handler_manifest("doomed", topic=topic, kind="tcp"))
     kube.wait_condition(KIND, "doomed", "Ready")
+    kube.wait_held(KIND, "doomed")
     assert held(emulator, topic, f"{kube.ns}.doomed")
     if fault == "down":
         emulator.down()

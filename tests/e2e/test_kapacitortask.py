@@ -110,6 +110,7 @@ def test_delete_survives_kapacitor_being_down(
     task_id = f"{kube.ns}.doomed"
     kube.apply(task_manifest("doomed"))
     kube.wait_condition("kapacitortask", "doomed", "Ready")
+    kube.wait_held("kapacitortask", "doomed")
     emulator.down()
     try:
         kube.delete("kapacitortask", "doomed")

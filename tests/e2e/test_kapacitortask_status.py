@@ -107,6 +107,7 @@ def test_a_deletion_that_waits_for_kapacitor_says_so(
     task_id = f"{kube.ns}.doomed"
     kube.apply(task_manifest("doomed"))
     kube.wait_condition("kapacitortask", "doomed", "Ready")
+    kube.wait_held("kapacitortask", "doomed")
     if fault == "down":
         emulator.down()
     else:
