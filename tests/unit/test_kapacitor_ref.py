@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from kapacitor_operator.reconcile.connection import ReferenceProblem
 from kapacitor_operator.reconcile.kapacitor_ref import (
     connection_spec,
     resolve_with_ref,
+    server_url,
     template_id_for,
 )
 
@@ -150,3 +152,36 @@ async def test_waiting_for_a_named_object_needs_the_user_and_no_timer() -> None:
     )
     assert failure.needs_user
     assert not failure.stalled
+
+
+@dataclass
+class Named:
+    """A resource that names its server: inline, by `kapacitorRef`, or not at all."""
+
+    kapacitor: KapacitorConnection | None = None
+    kapacitorRef: LocalObjectRef | None = None
+    namespace: str = "ns"
+
+    @property
+    def spec(self) -> Named:
+        return self
+
+
+@pytest.mark.parametrize(
+    ("resource", "objects", "url"),
+    [
+        (Named(), {}, "http://kapacitor:9092"),
+        (Named(kapacitor=KapacitorConnection(url=URL + "/")), {}, URL),
+        (Named(kapacitorRef=REF), {("kapacitors", "shared"): kap(DOWN)}, URL),  # not Ready
+        (Named(kapacitorRef=REF), {}, "the server of Kapacitor ns/shared"),
+    ],
+    ids=["default", "inline", "named", "named-but-missing"],
+)
+async def test_messages_name_the_server_a_resource_works_on(
+    resource: Named, objects: dict[tuple[str, str], dict[str, Any]], url: str
+) -> None:
+    """What failure messages ("Kapacitor at ... is unreachable") say: for a resource
+    that names a `Kapacitor` object, that object's URL, not the operator's default."""
+    settings = Settings(kapacitor_url="http://kapacitor:9092")
+    kube = FakeKube(objects)
+    assert await server_url(resource, settings, kube) == url

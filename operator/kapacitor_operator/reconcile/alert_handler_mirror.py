@@ -40,8 +40,7 @@ from kapacitor_operator.reconcile.alert_handler_desired import (
     default_handler_id,
 )
 from kapacitor_operator.reconcile.alert_handler_refs import read_option_values
-from kapacitor_operator.reconcile.connection import connection_url
-from kapacitor_operator.reconcile.kapacitor_ref import connection_of
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of, server_url
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
 from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Create, Plan, Update
@@ -163,8 +162,8 @@ class AlertHandlerKind:
         topic, handler_id = handler_identity(resource)
         return f"{handler_id} (topic {topic})"
 
-    def url(self, resource: KapacitorAlertHandler) -> str:
-        return connection_url(resource.spec.kapacitor, self.settings)
+    async def url(self, resource: KapacitorAlertHandler) -> str:
+        return await server_url(resource, self.settings, self.kube)
 
     def orphans(self, resource: KapacitorAlertHandler) -> bool:
         return resource.spec.deletionPolicy == "Orphan"

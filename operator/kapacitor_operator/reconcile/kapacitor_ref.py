@@ -21,6 +21,7 @@ from kapacitor_operator.models.kapacitor import KapacitorSpec
 from kapacitor_operator.reconcile.connection import (
     ReferenceProblem,
     SecretReader,
+    connection_url,
     resolve_connection,
 )
 
@@ -165,6 +166,22 @@ async def connection_of(
         kube,
         require_ready=require_ready,
     )
+
+
+async def server_url(resource: NamesKapacitor, settings: Settings, kube: ObjectReader) -> str:
+    """The (normalised) URL of the server a resource works on, for messages: its own
+    `kapacitor.url`, the URL of the `Kapacitor` object it names, or the default. A named
+    object that cannot be read is named instead of a URL. Reads no Secret."""
+    spec = resource.spec
+    if spec.kapacitorRef is None:
+        return connection_url(spec.kapacitor, settings)
+    try:
+        named = await connection_spec(
+            None, spec.kapacitorRef, resource.namespace, kube, require_ready=False
+        )
+    except Exception:  # for a message only: say which object, not why it is unreadable
+        return f"the server of Kapacitor {resource.namespace}/{spec.kapacitorRef.name}"
+    return connection_url(named, settings)
 
 
 async def template_id_for(

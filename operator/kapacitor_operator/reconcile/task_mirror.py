@@ -24,7 +24,7 @@ from kapacitor_operator.reconcile.desired import (
     build_desired,
     default_task_id,
 )
-from kapacitor_operator.reconcile.kapacitor_ref import connection_of, template_id_for
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of, server_url, template_id_for
 from kapacitor_operator.reconcile.mirror.driver import Acted, Deletion, Observation, Target
 from kapacitor_operator.reconcile.mirror.listing import claim_of
 from kapacitor_operator.reconcile.mirror.plan import Plan
@@ -98,9 +98,8 @@ class TaskMirror:
     def identity(self, resource: KapacitorTask) -> str:
         return resource.spec.taskID or default_task_id(resource.namespace, resource.name)
 
-    def url(self, resource: KapacitorTask) -> str:
-        spec = resource.spec.kapacitor
-        return (spec.url if spec is not None else self.settings.kapacitor_url).rstrip("/")
+    async def url(self, resource: KapacitorTask) -> str:
+        return await server_url(resource, self.settings, self.kube)
 
     def orphans(self, resource: KapacitorTask) -> bool:
         return resource.spec.deletionPolicy == "Orphan"

@@ -29,7 +29,7 @@ from kapacitor_operator.models.kapacitortemplate import (
     TemplateVar,
 )
 from kapacitor_operator.models.resources import KapacitorTemplate, parse_resource
-from kapacitor_operator.reconcile.kapacitor_ref import connection_of
+from kapacitor_operator.reconcile.kapacitor_ref import connection_of, server_url
 from kapacitor_operator.reconcile.mirror.driver import (
     Acted,
     Deletion,
@@ -179,9 +179,8 @@ class TemplateMirror:
     def identity(self, resource: KapacitorTemplate) -> str:
         return resource.spec.templateID or default_template_id(resource.namespace, resource.name)
 
-    def url(self, resource: KapacitorTemplate) -> str:
-        spec = resource.spec.kapacitor
-        return (spec.url if spec is not None else self.settings.kapacitor_url).rstrip("/")
+    async def url(self, resource: KapacitorTemplate) -> str:
+        return await server_url(resource, self.settings, self.kube)
 
     def orphans(self, resource: KapacitorTemplate) -> bool:
         return resource.spec.deletionPolicy == "Orphan"

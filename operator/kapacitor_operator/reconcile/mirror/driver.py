@@ -119,8 +119,8 @@ class MirrorKind(Protocol[R]):
     def identity(self, resource: R) -> str:
         """The Kapacitor object's name, for messages."""
 
-    def url(self, resource: R) -> str:
-        """The server the object names (before any reference is resolved)."""
+    async def url(self, resource: R) -> str:
+        """The server the object works on, for messages (`kapacitor_ref.server_url`)."""
 
     def orphans(self, resource: R) -> bool:
         """deletionPolicy: Orphan."""
@@ -255,18 +255,18 @@ class MirrorDriver(Generic[R]):
         except ValidationError as exc:
             return invalid(body, exc, now=now)
         if holder is not None:
-            return self._conflict(resource, holder, now=now)
+            return await self._conflict(resource, holder, now=now)
         try:
             target = await self.mirror.target(resource)
         except Exception as exc:  # classify re-raises what it does not know
-            failure = classify(exc, url=redact_url(self.mirror.url(resource)), what="spec")
+            failure = classify(exc, url=redact_url(await self.mirror.url(resource)), what="spec")
             return failed(self.mirror, resource, failure, now=now)
         return await run_mirror(self.mirror, resource, target, now=now)
 
-    def _conflict(self, resource: R, holder: Key, *, now: str) -> Outcome[MirrorStatus]:
+    async def _conflict(self, resource: R, holder: Key, *, now: str) -> Outcome[MirrorStatus]:
         m = self.mirror
         message = (
-            f"Kapacitor {m.noun} {m.identity(resource)} on {redact_url(m.url(resource))} is "
+            f"Kapacitor {m.noun} {m.identity(resource)} on {redact_url(await m.url(resource))} is "
             f"already managed by {m.kind} {holder[0]}/{holder[1]}; this resource changes "
             "nothing."
         )
@@ -291,7 +291,6 @@ class MirrorDriver(Generic[R]):
                 f"Left {m.noun} {ident} in Kapacitor (deletionPolicy: Orphan).",
             )
             return Finalized(done=True, events=(note,))
-        url = redact_url(m.url(resource))
         try:
             deletion = await m.delete(resource)
         except (UrlNotAllowed, KapacitorRefMissing) as exc:
@@ -303,7 +302,7 @@ class MirrorDriver(Generic[R]):
         except DeletionWaits as exc:
             return self._waits(resource, exc)
         except Exception as exc:  # classify re-raises what it does not know
-            failure = classify(exc, url=url, what=m.noun)
+            failure = classify(exc, url=redact_url(await m.url(resource)), what=m.noun)
             status = mark_deleting(
                 m.status(resource),
                 generation=m.generation(resource),
