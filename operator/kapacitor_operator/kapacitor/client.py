@@ -286,6 +286,25 @@ class KapacitorClient:
         Raises:
             KapacitorError: any failure.
         """
+        page = await self.list_task_dicts(
+            pattern=pattern, fields=fields, offset=offset, limit=limit
+        )
+        return [TickTask.model_validate(t) for t in page]
+
+    async def list_task_dicts(
+        self,
+        *,
+        pattern: str | None = None,
+        fields: list[str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """GET /tasks as Kapacitor sends them, for a caller that models only some of a page
+        (drift passes: a server may hold many tasks no resource names).
+
+        Raises:
+            KapacitorError: any failure.
+        """
         params: list[tuple[str, str]] = [
             ("offset", str(offset)),
             ("limit", str(limit)),
@@ -295,7 +314,7 @@ class KapacitorClient:
             params.append(("pattern", pattern))
         params.extend(("fields", f) for f in fields or [])
         response = await self._request("GET", f"{BASE}/tasks", endpoint="tasks", params=params)
-        return [TickTask.model_validate(t) for t in response.json().get("tasks") or []]
+        return [t for t in response.json().get("tasks") or [] if isinstance(t, dict)]
 
     # --- TICKscript templates ----------------------------------------------------------
 
