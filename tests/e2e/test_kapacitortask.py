@@ -126,7 +126,8 @@ def test_tasks_deleted_right_after_they_are_applied_leave_nothing_in_kapacitor(
     kube: Kube, operator: OperatorProcess, emulator: EmulatorHandle
 ) -> None:
     """Deleted while their first reconcile writes to a slow Kapacitor (the finalizer goes on
-    alongside the write, not before it): whichever lands first, the task is taken back."""
+    after the write and its status, not before): each task is taken back once its create
+    returns, even though the resources are long gone by then."""
     names = [f"brief-{i}" for i in range(6)]
     emulator.set_faults(latency_ms=800, paths="^/kapacitor/v1/tasks$")
     before = len(emulator.requests())
@@ -140,11 +141,15 @@ def test_tasks_deleted_right_after_they_are_applied_leave_nothing_in_kapacitor(
         emulator.set_faults()
     task_ids = [f"{kube.ns}.{name}" for name in names]
 
-    def all_gone() -> bool:
-        return all(kapacitor_task(emulator, task_id) is None for task_id in task_ids)
+    def taken_back() -> bool:
+        # The emulator logs a create when it arrives, and holds it 800 ms: one still in
+        # flight is not in Kapacitor yet, and its undo comes once it returns.
+        made = [p for m, p in writes(emulator, before) if m == "POST"]
+        deleted = [p for m, p in writes(emulator, before) if m == "DELETE"]
+        return len(deleted) >= len(made) and all(
+            kapacitor_task(emulator, task_id) is None for task_id in task_ids
+        )
 
-    wait_until(all_gone, timeout=30, what="every task gone from Kapacitor")
+    wait_until(taken_back, timeout=30, what="every task created in Kapacitor deleted again")
     made = [p for m, p in writes(emulator, before) if m == "POST"]
-    deleted = [p for m, p in writes(emulator, before) if m == "DELETE"]
-    # Every task Kapacitor was asked to create was deleted again (none were left behind).
-    assert len(deleted) >= len(made), (made, deleted)
+    assert len(made) <= len(names), made  # none created twice (a delete may beat its create)

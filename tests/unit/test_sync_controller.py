@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,6 +293,39 @@ async def test_ready_is_written_before_the_finalizer_and_waits_for_no_other_writ
     held = ctl.bodies[(NS, "a")]
     assert held.get("status"), "the newest body"
     assert FINALIZER in held["metadata"]["finalizers"]
+    await ctl.stop()
+
+
+async def test_the_echoes_of_our_writes_start_no_work_while_a_retry_waits() -> None:
+    """A first reconcile that failed (a retry is due in a minute) writes its status and
+    then the finalizer: neither write's watch event reconciles it again before then."""
+    kube, kind = FakeKube(), Kind()
+    kind.outcomes = [Outcome(status={"observedGeneration": 1}, retry="temporary", delay=60.0)]
+    ctl = await controller_for(kube, kind)
+    status_answers: list[dict[str, Any]] = []
+    real_patch_status = kube.patch_status
+
+    async def keep(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        answer = await real_patch_status(*args, **kwargs)
+        if answer is not None:
+            status_answers.append(copy.deepcopy(answer))
+        return answer
+
+    kube.patch_status = keep  # type: ignore[method-assign]
+    ctl.on_event("ADDED", kube.put("widgets", widget("a")))
+    await until(
+        lambda: (
+            FINALIZER in ((kube.get("widgets", NS, "a") or {})["metadata"].get("finalizers") or [])
+        )
+    )
+    await until(lambda: ctl.queue.idle)
+    for echo in (*status_answers, kube.get("widgets", NS, "a") or {}):  # in their order
+        ctl.on_event("MODIFIED", echo)
+    await until(lambda: ctl.queue.idle)
+    assert [s[0] for s in kind.seen] == ["reconcile"], "one reconcile until the retry"
+    # A change by someone else still counts.
+    ctl.on_event("MODIFIED", kube.edit_spec("widgets", NS, "a", id="w2"))
+    await until(lambda: len(kind.seen) == 2)
     await ctl.stop()
 
 

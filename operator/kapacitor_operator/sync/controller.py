@@ -435,7 +435,7 @@ class SyncController:
         conflict on a live object is not a failure: whatever changed it comes back as a
         watch event, and an object without our finalizer is worked on again."""
         try:
-            await self._add_finalizer(key, body)
+            await self._add_finalizer(key, body, echo=True)
             return True
         except KubeNotFound:
             pass
@@ -443,7 +443,7 @@ class SyncController:
             fresh = await self.kube.get_custom(key[0], self.kind.plural, key[1])
             if fresh is not None and not (fresh.get("metadata") or {}).get("deletionTimestamp"):
                 try:
-                    await self._add_finalizer(key, fresh)
+                    await self._add_finalizer(key, fresh, echo=False)
                 except KubeConflict:
                     pass  # changed again: its watch event brings the key back
                 except KubeNotFound:
@@ -518,8 +518,13 @@ class SyncController:
             key[0], self.kind.plural, key[1], patch, resource_version=version
         )
 
-    async def _add_finalizer(self, key: Key, body: Mapping[str, Any]) -> None:
-        """Add our finalizer (over the version `body` has).
+    async def _add_finalizer(self, key: Key, body: Mapping[str, Any], *, echo: bool) -> None:
+        """Add our finalizer (over the version `body` has). `echo`: every earlier version
+        of the object is known here (`body` is the one reconciled, or our own status
+        write's answer), so the write's watch event is only our echo and starts no work
+        (an object that is not settled, waiting for a retry, would otherwise be
+        reconciled again at once). Not after a fresh read: the versions in between may
+        hold changes whose events are still to come.
 
         Raises:
             KubeNotFound: the object is gone. KubeConflict: it changed meanwhile.
@@ -535,6 +540,9 @@ class SyncController:
         if written is None:
             raise KubeNotFound("gone")
         self._keep(key, written)
+        version = str((written.get("metadata") or {}).get("resourceVersion") or "")
+        if echo and version:
+            self.written[key] = version
 
     async def _finalize(self, key: Key, body: dict[str, Any]) -> None:
         ns, name = key
