@@ -29,11 +29,11 @@ from bench.measure import (
 from bench.operator_run import BenchController
 from bench.sides import (
     PHASES,
-    SHORT,
     Bench,
     bounded,
     key,
     log,
+    namespace,
     per_task,
     progress,
     ratio,
@@ -57,7 +57,7 @@ async def latency(b: Bench) -> None:
     """One KapacitorTask at a time, apply to Ready; the sides' samples interleave."""
     cfg = b.config
     sides = cfg.sides
-    ns = {s: f"bench-latency-{SHORT[s]}" for s in sides}
+    ns = {s: namespace("latency", s) for s in sides}
     watchers = {s: await b.watcher("kapacitortasks", ns[s]) for s in sides}
     procs = {s: b.controller(s, "latency", [ns[s]]) for s in cfg.controllers}
     for s, proc in procs.items():
@@ -244,7 +244,7 @@ async def bulk(b: Bench) -> None:
     details: dict[str, Any] = {"n": cfg.n}
     for side in sorted(cfg.sides, key=BULK_ORDER.index):
         log(f"bulk: {side}, {cfg.n} tasks, concurrency {cfg.concurrency}")
-        ns = f"bench-bulk-{SHORT[side]}"
+        ns = namespace("bulk", side)
         if side == "floor":
             details[side] = await _bulk_floor(b, ns)
         else:
@@ -264,7 +264,7 @@ async def _ensure_synced(b: Bench, side: str) -> str:
     """The namespace with N tasks synced by `side` (made here, untimed, without bulk)."""
     if side not in b.synced:
         log(f"setting up {b.config.n} tasks synced by the {side}")
-        await _bulk_side(b, side, f"bench-bulk-{SHORT[side]}", "setup")
+        await _bulk_side(b, side, namespace("bulk", side), "setup")
     return b.synced[side]
 
 

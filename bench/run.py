@@ -27,12 +27,13 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`: import `bench` from the repo root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from bench import admission
 from bench.kube import Kube
 from bench.measure import EmulatorControl, machine, versions
 from bench.operator_run import render_profiles
 from bench.peer_run import PeerBuild, build_peer
 from bench.phases import run_phases
-from bench.sides import PHASES, SIDES, Bench, Config
+from bench.sides import PHASES, SIDES, TASK_PHASES, Bench, Config, namespace
 from kapacitor_emulator.process import running_emulator
 from kapacitor_testkit import ControlPlane
 
@@ -166,6 +167,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         help="run each operator under pyinstrument; reports land in DIR (figures inflate)",
     )
+    p.add_argument(
+        "--no-finalizer-policy",
+        dest="finalizer_policy",
+        action="store_false",
+        help="no MutatingAdmissionPolicy: the operator adds its finalizer with a patch, as "
+        "on a cluster that does not serve the policy (bench/admission.py)",
+    )
     p.add_argument("--work-dir", type=Path, default=None, help="logs (default: a temp dir)")
     p.add_argument(
         "--crds",
@@ -218,6 +226,7 @@ def make_config(args: argparse.Namespace) -> Config:
         work_dir=work_dir,
         operator_env=env,
         profile_dir=args.profile,
+        finalizer_policy=args.finalizer_policy,
     )
 
 
@@ -302,6 +311,11 @@ def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str,
     with ControlPlane(parent_dir=config.work_dir) as cp:
         print(f"[bench] control plane {cp.version.get('gitVersion')} at {cp.server_url}")
         cp.install_crds(sorted(crds.glob("*.yaml")))
+        policy = None
+        if config.finalizer_policy and "operator" in config.sides:
+            spaces = [namespace(phase, "operator") for phase in TASK_PHASES]
+            policy = admission.install(cp, spaces)
+            print(f"[bench] the chart's finalizer policy ({policy}) serves {', '.join(spaces)}")
         with running_emulator("memory") as emulator:
             bench = asyncio.run(_run(config, cp, emulator.base_url, emulator.control_url, peer))
         versions_info = versions(cp.version, cp.binaries.etcd)
@@ -320,7 +334,7 @@ def run(config: Config, *, smoke: bool, crds: Path = ROOT / "crds") -> dict[str,
         **bench.results,
         **({"peer_build_seconds": peer.build_seconds} if peer is not None else {}),
         "targets": {k: f"{op} {limit:g}" for k, (op, limit) in targets_for(config.n).items()},
-        "config": {**config_info, "crds": str(crds)},
+        "config": {**config_info, "crds": str(crds), "finalizer_policy_api": policy},
         "machine": machine_info,
         "versions": {**versions_info, **_peer_versions(peer)},
         "details": {**bench.details, **_peer_details(peer), "harness": harness},

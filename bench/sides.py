@@ -28,6 +28,14 @@ CONTROLLERS = ("operator", "peer")
 BASE_ENV = {"OPERATOR_DRIFT_INTERVAL": "3600", "OPERATOR_RUN_POLL_INTERVAL": "60"}
 #: Namespace suffix per side ("bench-bulk-op", "bench-bulk-floor", "bench-bulk-peer").
 SHORT = {"operator": "op", "floor": "floor", "peer": "peer"}
+#: The phases whose namespaces hold KapacitorTasks (the others reuse bulk's, or hold
+#: TaskRuns, which carry no finalizer).
+TASK_PHASES = ("latency", "bulk")
+
+
+def namespace(phase: str, side: str) -> str:
+    """Where `side` keeps the KapacitorTasks of `phase`."""
+    return f"bench-{phase}-{SHORT[side]}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Config:
     operator_env: dict[str, str] = field(default_factory=dict)
     profile_dir: Path | None = None
     sample_gap: float = 0.2
+    #: Install the chart's finalizer policy for the operator side (bench/admission.py).
+    finalizer_policy: bool = True
 
     @property
     def controllers(self) -> tuple[str, ...]:

@@ -20,6 +20,9 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 #: Only used to allocate ClusterIPs; nothing ever dials into it (no kube-proxy).
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 CLUSTER_NAME = "kapacitor-operator-test"
+#: What serves MutatingAdmissionPolicy on a 1.34 or 1.35 kube-apiserver.
+MAP_FEATURE_GATE = "MutatingAdmissionPolicy"
+MAP_RUNTIME_CONFIG = "admissionregistration.k8s.io/v1beta1"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ def apiserver_args(
         # One RSA private-key PEM is both the verifying and the signing key.
         f"--service-account-key-file={certs.service_account_key}",
         f"--service-account-signing-key-file={certs.service_account_key}",
+        # MutatingAdmissionPolicy is beta (off by default) until Kubernetes 1.36; the
+        # chart installs one where the cluster serves it, to put the operator's
+        # finalizer on at creation (docs/helm.md). Serving it here tests that path.
+        f"--feature-gates={MAP_FEATURE_GATE}=true",
+        f"--runtime-config={MAP_RUNTIME_CONFIG}=true",
     ]
     if audit is not None:
         args += [f"--audit-policy-file={audit.policy}", f"--audit-log-path={audit.log}"]

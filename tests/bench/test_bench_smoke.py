@@ -97,6 +97,11 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     status_keys = report["details"]["latency"]["status_keys"]
     assert status_keys["peer"] == status_keys["floor"], status_keys
     assert report["versions"]["peer_controller_runtime"].startswith("v0.")
+    # The operator side runs as the chart installs it where the cluster serves
+    # MutatingAdmissionPolicy: its finalizer comes at creation, so each new task makes two
+    # watch events (the create and the status write), as the floor's do.
+    assert report["config"]["finalizer_policy_api"] == "admissionregistration.k8s.io/v1beta1"
+    assert report["details"]["bulk"]["operator"]["kube_events_per_task"] == 2.0
 
     assert report["mode"] == "smoke"
     assert isinstance(report["n"], int)

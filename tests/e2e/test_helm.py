@@ -33,11 +33,14 @@ DEFAULT_IMAGE = "ghcr.io/kapacitor-operator/kapacitor-operator:0.1.0"
 # --- helpers ------------------------------------------------------------------------------
 
 
-def render(helm: Helm, directory: Path, values: Doc, namespace: str = "ops") -> list[Doc]:
+def render(
+    helm: Helm, directory: Path, values: Doc, namespace: str = "ops", *extra: str
+) -> list[Doc]:
     """`helm template` of the chart, as parsed documents."""
     out = helm.run(
-        "template", "rel", str(CHART), "-n", namespace, "-f", str(values_file(directory, values))
-    ).stdout
+        "template", "rel", str(CHART), "-n", namespace,
+        "-f", str(values_file(directory, values)), *extra,
+    ).stdout  # fmt: skip
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -563,6 +566,65 @@ def test_without_leader_election_one_replica_recreated(helm: Helm, tmp_path: Pat
     result = helm.run("template", "rel", str(CHART), "-f", str(path), check=False)
     assert result.returncode != 0
     assert "one replica only" in result.stderr
+
+
+MAP_V1 = "admissionregistration.k8s.io/v1"
+MAP_V1BETA1 = "admissionregistration.k8s.io/v1beta1"
+FINALIZER_KINDS = ["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"]
+
+
+def served(*apis: str) -> list[str]:
+    """`helm template` flags for a cluster serving MutatingAdmissionPolicy under `apis`."""
+    return [arg for api in apis for arg in ("--api-versions", f"{api}/MutatingAdmissionPolicy")]
+
+
+@pytest.mark.parametrize(
+    ("apis", "expected"),
+    [
+        ((), None),  # Kubernetes before 1.34, or 1.34/1.35 without the feature gate
+        ((MAP_V1BETA1,), MAP_V1BETA1),
+        ((MAP_V1, MAP_V1BETA1), MAP_V1),
+        ((MAP_V1,), MAP_V1),
+    ],
+)
+def test_finalizer_policy_follows_the_api_the_cluster_serves(
+    helm: Helm, tmp_path: Path, apis: tuple[str, ...], expected: str | None
+) -> None:
+    docs = render(helm, tmp_path, {}, "ops", *served(*apis))
+    found = [d for d in docs if d["kind"] in FINALIZER_KINDS]
+    if expected is None:
+        assert found == []
+        return
+    assert sorted(d["kind"] for d in found) == FINALIZER_KINDS
+    assert {d["apiVersion"] for d in found} == {expected}
+    policy = of_kind(found, "MutatingAdmissionPolicy")[0]["spec"]
+    # Never in the way of a create: without it the operator adds the finalizer itself.
+    assert policy["failurePolicy"] == "Ignore"
+    assert policy["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE"]
+    assert sorted(policy["matchConstraints"]["resourceRules"][0]["resources"]) == [
+        "kapacitoralerthandlers", "kapacitors", "kapacitortasks", "kapacitortemplates",
+    ]  # fmt: skip
+
+
+def test_finalizer_policy_is_bound_to_the_served_namespaces(helm: Helm, tmp_path: Path) -> None:
+    values = {"rbac": {"clusterWide": False}, "watchNamespaces": ["team-a", "team-b"]}
+    namespaced = of_kind(
+        render(helm, tmp_path, values, "ops", *served(MAP_V1)), "MutatingAdmissionPolicyBinding"
+    )
+    cluster_wide = of_kind(
+        render(helm, tmp_path, {}, "ops", *served(MAP_V1)), "MutatingAdmissionPolicyBinding"
+    )
+    expressions = namespaced[0]["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert expressions == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a", "team-b"]}
+    ]
+    assert "matchResources" not in cluster_wide[0]["spec"]
+
+
+def test_finalizer_policy_can_be_turned_off(helm: Helm, tmp_path: Path) -> None:
+    values = {"finalizerPolicy": {"enabled": False}}
+    docs = render(helm, tmp_path, values, "ops", *served(MAP_V1))
+    assert [d for d in docs if d["kind"] in FINALIZER_KINDS] == []
 
 
 def test_service_monitor_is_opt_in(helm: Helm, tmp_path: Path) -> None:

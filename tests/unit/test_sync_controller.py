@@ -176,6 +176,42 @@ async def test_a_new_object_gets_its_finalizer_and_status_and_then_rests() -> No
     await ctl.stop()
 
 
+async def test_an_object_held_at_admission_gets_its_status_and_no_finalizer_write() -> None:
+    """The chart's finalizer policy puts our finalizer on at creation: the first reconcile
+    then writes only the status (docs/helm.md, "The finalizer policy")."""
+    kube, kind = FakeKube(), Kind()
+    ctl = await controller_for(kube, kind)
+    body = widget("a")
+    body["metadata"]["finalizers"] = [FINALIZER]
+    ctl.on_event("ADDED", kube.put("widgets", body))
+    await until(lambda: (kube.get("widgets", NS, "a") or {}).get("status"))
+    await until(lambda: ctl.queue.idle)
+    writes = [c[0] for c in kube.calls if not c[0].startswith(("get", "list", "pages"))]
+    assert writes == ["patch_status"]
+    assert (kube.get("widgets", NS, "a") or {})["metadata"]["finalizers"] == [FINALIZER]
+    await ctl.stop()
+
+
+async def test_a_younger_claimant_held_at_admission_lets_go_without_touching_kapacitor() -> None:
+    """Without the policy such an object never gets our finalizer; with it, its deletion
+    is finalized with the holder named (the kind leaves the task alone) and lets go."""
+    kube, kind = FakeKube(), Kind()
+    kube.put("widgets", widget("old", "2026-01-01T00:00:00Z"))
+    young = widget("young", "2026-01-02T00:00:00Z")
+    young["metadata"]["finalizers"] = [FINALIZER]
+    kube.put("widgets", young)
+    ctl = await controller_for(kube, kind)
+    ctl.on_event(None, kube.get("widgets", NS, "old") or {})
+    ctl.on_event(None, kube.get("widgets", NS, "young") or {})
+    await until(lambda: len(kind.seen) == 2 and ctl.queue.idle)
+    going = kube.get("widgets", NS, "young") or {}
+    going["metadata"]["deletionTimestamp"] = "2026-01-03T00:00:00Z"
+    ctl.on_event("MODIFIED", kube.put("widgets", going))
+    await until(lambda: kube.get("widgets", NS, "young") is None)
+    assert kind.seen[-1] == ("finalize", (NS, "old"))
+    await ctl.stop()
+
+
 async def test_a_restart_reconciles_nothing_that_is_settled() -> None:
     kube, kind = FakeKube(), Kind()
     body = widget("a")
