@@ -28,7 +28,7 @@ from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.helm import Helm
 from tests.e2e.helm_fixtures import OperatorPod, installed_operator_pod
 from tests.e2e.kube import Kube
-from tests.e2e.operator_fixtures import make_operator
+from tests.e2e.operator_fixtures import make_operator, started
 
 #: The operator's User-Agent, as kapacitord logs it.
 OPERATOR_AGENT = "kapacitor-operator"
@@ -85,12 +85,8 @@ def kd_operator(
         tmp_path / "operator",
         OPERATOR_DRIFT_INTERVAL="3600",
     )
-    op.start()
-    try:
+    with started(op):
         yield op
-    finally:
-        op.stop()
-        print(f"--- operator log tail ({op.log_path}) ---\n{op.log_tail(80)}")
 
 
 def kd_task(kd: KapacitordHandle, task_id: str, **params: str) -> dict[str, Any] | None:

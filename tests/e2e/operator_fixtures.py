@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,17 @@ def kube(control_plane: ControlPlane, crds: list[str], namespace: str) -> Kube:
     return Kube(control_plane, namespace)
 
 
+@contextmanager
+def started(op: OperatorProcess) -> Iterator[OperatorProcess]:
+    """`op` started; stopped on exit, with its log tail printed for the test report."""
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        print(f"--- operator log tail ({op.log_path}) ---\n{op.log_tail(80)}")
+
+
 def make_operator(
     control_plane: ControlPlane, namespace: str, kapacitor_url: str, log_dir: Path, **env: str
 ) -> OperatorProcess:
@@ -77,9 +89,5 @@ def operator(
         tmp_path / "operator",
         OPERATOR_DRIFT_INTERVAL="3600",
     )
-    op.start()
-    try:
+    with started(op):
         yield op
-    finally:
-        op.stop()
-        print(f"--- operator log tail ({op.log_path}) ---\n{op.log_tail(80)}")

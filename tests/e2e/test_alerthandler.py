@@ -24,7 +24,7 @@ from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.kapacitord import KapacitordHandle, running_kapacitord
 from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.kube import Kube, condition
-from tests.e2e.operator_fixtures import make_operator
+from tests.e2e.operator_fixtures import make_operator, started
 from tests.e2e.test_kapacitortask import wait_until
 
 API = "kapacitor.operator.dev/v1alpha1"
@@ -53,12 +53,8 @@ def operator(
         tmp_path / "operator",
         OPERATOR_DRIFT_INTERVAL="2",
     )
-    op.start()
-    try:
+    with started(op):
         yield op
-    finally:
-        op.stop()
-        print(f"--- operator log tail ({op.log_path}) ---\n{op.log_tail(80)}")
 
 
 def handler_manifest(name: str, **spec: Any) -> str:

@@ -28,6 +28,7 @@ from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.admission import installed_policy
 from tests.e2e.helm import CHART, Doc, Helm, unique, values_file
 from tests.e2e.kube import OUR_FINALIZER, Kube
+from tests.e2e.operator_fixtures import started
 from tests.e2e.test_kapacitortask import kapacitor_task, task_manifest
 
 API = "kapacitor.operator.dev/v1alpha1"
@@ -186,12 +187,8 @@ def served_operator(
         log_dir=tmp_path / "operator",
         env={"OPERATOR_DRIFT_INTERVAL": "3600"},
     )
-    op.start()
-    try:
+    with started(op):
         yield op
-    finally:
-        op.stop()
-        print(f"--- operator log tail ({op.log_path}) ---\n{op.log_tail(80)}")
 
 
 def writers(cp: ControlPlane, ns: str, name: str) -> list[tuple[str, str, str, bool]]:
