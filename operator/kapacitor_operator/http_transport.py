@@ -24,7 +24,7 @@ import httpx
 import yarl
 
 # Headers aiohttp computes itself from the body it is given.
-_SKIP = frozenset({b"content-length", b"transfer-encoding"})
+_SKIP = frozenset({"content-length", "transfer-encoding"})
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -60,31 +60,50 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._open()
         timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
+        sni = request.extensions.get("sni_hostname")
+        return await self.send(
+            request.method,
+            str(request.url),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            content=await request.aread(),
+            timeouts=timeouts,
+            sni=str(sni) if sni else None,
+            request=request,
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: list[tuple[str, str]],
+        content: bytes | None,
+        timeouts: dict[str, Any],
+        sni: str | None = None,
+        request: httpx.Request | None = None,
+    ) -> httpx.Response:
+        """One request to `url` (already encoded, query included). `timeouts` holds
+        httpx's connect / read / pool seconds."""
+        session = self._open()
         timeout = aiohttp.ClientTimeout(
             total=None,
             connect=timeouts.get("pool"),
             sock_connect=timeouts.get("connect"),
             sock_read=timeouts.get("read"),
         )
-        headers = [(k, v) for k, v in request.headers.raw if k.lower() not in _SKIP]
-        options: dict[str, Any] = {}
-        sni = request.extensions.get("sni_hostname")
-        if sni:
-            options["server_hostname"] = sni
-        body = await request.aread()
+        options: dict[str, Any] = {"server_hostname": sni} if sni else {}
         try:
             async with session.request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
-                data=body or None,
+                method,
+                yarl.URL(url, encoded=True),
+                headers=[(k, v) for k, v in headers if k.lower() not in _SKIP],
+                data=content or None,
                 timeout=timeout,
                 allow_redirects=False,
                 **options,
             ) as response:
-                content = await response.read()
+                body = await response.read()
                 status, raw = response.status, response.raw_headers
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
@@ -98,7 +117,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status,
             headers=list(raw),
-            content=content,
+            content=body,
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )

@@ -3,7 +3,8 @@
 It replaces the synchronous `kubernetes` package, which ran every call in a worker thread
 and was most of the operator's memory (issue 14). Every call is a coroutine on a single
 `httpx.AsyncClient` whose wire is aiohttp (http_transport.py: httpx's own transport cost
-about three times the CPU per call); in-flight requests are bounded by the pool's size. Errors
+about three times the CPU per call) and whose calls skip httpx's request pipeline
+(http_client.py); in-flight requests are bounded by the pool's size. Errors
 are classified once (errors.py). A request that never left (connect failure or timeout)
 is retried quickly, as are reads and deletes after a transient failure; other waits
 belong to the callers (kopf's backoff, the TaskRun worker). A 401 rereads the token once
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 
 from kapacitor_operator import __version__
+from kapacitor_operator.http_client import LeanClient
 from kapacitor_operator.http_transport import AiohttpTransport
 from kapacitor_operator.k8s.auth import TOKEN_MAX_AGE, TokenSource, ssl_context
 from kapacitor_operator.k8s.credentials import KubeCredentials
@@ -82,7 +84,7 @@ class KubeClient:
                 max_connections=max_connections,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
             )
-        self._http = httpx.AsyncClient(
+        self._http = LeanClient(
             base_url=credentials.server,
             transport=transport,
             timeout=timeout,

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from kapacitor_operator.http_client import StaticAuth
 from kapacitor_operator.kapacitor.errors import (
     KapacitorError,
     KapacitorNotFound,
@@ -48,11 +49,14 @@ _TLS_REASON = re.compile(r"\[SSL: [A-Z0-9_]+\][^(\n]*")
 _RETRY_STATUSES = {502, 503, 504}
 
 
-class BearerAuth(httpx.Auth):
+class BearerAuth(StaticAuth):
     """Authorization: Bearer <token>, without putting the token in any repr."""
 
     def __init__(self, token: str) -> None:
         self._token = token
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("Authorization", f"Bearer {self._token}")]
 
     def auth_flow(self, request: httpx.Request) -> Any:
         request.headers["Authorization"] = f"Bearer {self._token}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from kapacitor_operator.http_client import LeanClient
 from kapacitor_operator.http_transport import AiohttpTransport
 from kapacitor_operator.kapacitor.client import (
     BearerAuth,
@@ -135,14 +136,14 @@ class ClientPool:
                 "headers": {"User-Agent": "kapacitor-operator"},
             }
             verify = tls_context(connection.verify())
-            http = httpx.AsyncClient(
+            http = LeanClient(
                 timeout=call_timeout(self._read_timeout),
                 transport=AiohttpTransport(
                     verify=verify, max_connections=self._limits.max_connections or 50
                 ),
                 **options,
             )
-            run_http = httpx.AsyncClient(
+            run_http = LeanClient(
                 timeout=default_timeout(self._read_timeout),
                 transport=AiohttpTransport(
                     verify=verify, max_connections=RUN_LIMITS.max_connections or 200
