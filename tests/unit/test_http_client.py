@@ -6,7 +6,6 @@ The clients run on it against kube-apiserver and kapacitord in the integration t
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from kapacitor_operator.http_client import (
 )
 from kapacitor_operator.http_transport import AiohttpTransport
 from kapacitor_operator.kapacitor.client import BearerAuth
+from tests.unit.local_http import serving, slow
 
 # The headers a server acts on; Host and Content-Length are aiohttp's to write.
 COMPARED = ("authorization", "content-type", "accept", "accept-encoding", "user-agent", "x-as")
@@ -43,23 +43,14 @@ async def echo(request: web.Request) -> web.Response:
     return web.json_response({"ok": True}, status=201, headers={"Retry-After": "3"})
 
 
-async def slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(1)
-    return web.Response(text="late")
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_route("*", "/echo/{tail:.*}", echo)
     app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     seen.clear()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 CALLS: list[tuple[str, str, dict[str, Any]]] = [

@@ -6,7 +6,6 @@ e2e tests run the Kubernetes client on it against kube-apiserver (TLS, client ce
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import socket
@@ -17,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from kapacitor_operator.http_transport import AiohttpTransport
+from tests.unit.local_http import serving, slow
 
 seen: list[dict[str, object]] = []
 
@@ -39,25 +39,15 @@ async def zipped(_: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Encoding": "gzip"}, content_type="text/x")
 
 
-async def slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(1)
-    return web.Response(text="late")
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_route("*", "/echo/{tail:.*}", echo)
     app.router.add_get("/zipped", zipped)
     app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     seen.clear()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def test_request_and_response_as_httpx_sends_them(server: str) -> None:
