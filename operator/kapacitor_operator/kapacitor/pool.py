@@ -101,7 +101,7 @@ class Connection:
 
 
 # Concurrent synchronous runs per server: each holds a connection until its run ends.
-RUN_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=10)
+RUN_CONNECTIONS = 200
 
 
 class ClientPool:
@@ -117,9 +117,7 @@ class ClientPool:
         self._clients: dict[str, KapacitorClient] = {}
         self._observer = observer
         self._read_timeout = read_timeout
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
+        self._connections = max_connections
 
     def get(self, connection: Connection) -> KapacitorClient:
         """The client for this connection, created on first use.
@@ -138,23 +136,19 @@ class ClientPool:
             verify = tls_context(connection.verify())
             http = LeanClient(
                 timeout=call_timeout(self._read_timeout),
-                transport=AiohttpTransport(
-                    verify=verify, max_connections=self._limits.max_connections or 50
-                ),
+                transport=AiohttpTransport(verify=verify, max_connections=self._connections),
                 **options,
             )
             run_http = LeanClient(
                 timeout=default_timeout(self._read_timeout),
-                transport=AiohttpTransport(
-                    verify=verify, max_connections=RUN_LIMITS.max_connections or 200
-                ),
+                transport=AiohttpTransport(verify=verify, max_connections=RUN_CONNECTIONS),
                 **options,
             )
             client = KapacitorClient(
                 http,
                 observer=self._observer,
                 run_http=run_http,
-                max_in_flight=self._limits.max_connections or 50,
+                max_in_flight=self._connections,
                 scrub=Scrubber(
                     secret_forms(connection.username, connection.password, connection.token)
                 ),
