@@ -5,9 +5,10 @@ per request, several times what the request itself costs the API server: with a 
 a finalizer and a status write per KapacitorTask, it was the largest part of the
 operator's CPU per object (issue 14). aiohttp, which kopf already uses for its own API
 calls, does the same request for a fraction of that. The Kubernetes client and the
-Kapacitor clients (kapacitor/pool.py) both send through it. Their ordinary calls come
-straight to `send` (http_client.py's `LeanClient`), the rest through httpx's pipeline. The clients keep speaking httpx
-(requests, responses, auth, timeouts and errors as before); only the wire work moves.
+Kapacitor clients (kapacitor/pool.py) both send through it: their ordinary calls
+straight to `send` (http_client.py's `LeanClient`), the rest through httpx's pipeline.
+The clients keep speaking httpx (requests, responses, auth, timeouts and errors as
+before); only the wire work moves.
 
 aiohttp's failures become the httpx exceptions the clients already classify: a
 connection that could not be made is `httpx.ConnectError` / `httpx.ConnectTimeout`
