@@ -10,8 +10,9 @@ the timeout. It hands the result to the transport and gets the same `httpx.Respo
 the same httpx exceptions, as before.
 
 Anything else takes httpx's own path unchanged: a transport other than
-`AiohttpTransport` (the tests' mock transports), an auth that is not one static header,
-or a call with options the short path does not know (files, cookies, `auth=`, ...).
+`AiohttpTransport` (the tests' mock transports), mounted transports (a proxy), an auth
+that is not one static header, or a call with options the short path does not know
+(files, cookies, `auth=`, ...).
 """
 
 from __future__ import annotations
@@ -109,9 +110,13 @@ class LeanClient(httpx.AsyncClient):
         super().__init__(auth=auth, **kwargs)
         transport = kwargs.get("transport")
         auth_headers = static_auth_headers(auth)
+        # A transport mounted for some URLs (an explicit `proxy=` or `mounts=`) keeps
+        # httpx's path, which routes by them. (With a transport given, httpx ignores
+        # HTTP_PROXY and friends: so did the clients before.)
+        proxied = any(mounted is not None for mounted in self._mounts.values())
         self._lean: AiohttpTransport | None = (
             transport
-            if isinstance(transport, AiohttpTransport) and auth_headers is not None
+            if isinstance(transport, AiohttpTransport) and auth_headers is not None and not proxied
             else None
         )
         # The client's default headers (httpx's own Accept, Accept-Encoding, Connection

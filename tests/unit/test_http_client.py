@@ -119,6 +119,16 @@ async def test_other_transports_and_auths_take_httpx_s_path() -> None:
     await digest.aclose()
 
 
+async def test_a_mounted_transport_keeps_httpx_s_path() -> None:
+    mounted = LeanClient(
+        base_url="http://k",
+        transport=AiohttpTransport(),
+        mounts={"http://other": httpx.AsyncHTTPTransport()},
+    )
+    assert mounted._lean is None
+    await mounted.aclose()
+
+
 async def test_failures_are_httpx_s() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
