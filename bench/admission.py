@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from kapacitor_operator import GROUP
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.binaries import find_tool, search_dirs
 
@@ -27,7 +28,7 @@ KINDS = ("MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding")
 #: What kube-apiserver serves the policy under (v1 from 1.36, v1beta1 before).
 API_VERSIONS = ("admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1")
 #: What the policy puts on (a dry-run probe shows when the policy is in force).
-FINALIZER = "kapacitor.operator.dev/finalizer"
+FINALIZER = f"{GROUP}/finalizer"
 
 
 def served_api(cp: ControlPlane) -> str | None:
@@ -82,11 +83,17 @@ def install(cp: ControlPlane, namespaces: list[str]) -> str:
     cp.kubectl("apply", "--server-side", "--field-manager=bench", "-f", "-", input=text)
     for ns in namespaces:
         cp.kubectl("create", "namespace", ns, check=False)  # may exist: the phases reuse it
-    _wait_in_force(cp, namespaces[0])
+    wait_in_force(cp, namespaces[0])
     return api
 
 
-def _wait_in_force(cp: ControlPlane, namespace: str, timeout: float = 30.0) -> None:
+def wait_in_force(cp: ControlPlane, namespace: str, timeout: float = 30.0) -> None:
+    """Until a server-side dry run in `namespace` comes back held: a policy takes effect
+    a moment after it is created.
+
+    Raises:
+        RuntimeError: not in force within `timeout` seconds.
+    """
     probe = {
         "apiVersion": "kapacitor.operator.dev/v1alpha1",
         "kind": "KapacitorTask",

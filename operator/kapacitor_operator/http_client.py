@@ -98,11 +98,6 @@ def merged_headers(
     return [*kept, *extra.items()]
 
 
-def timeouts_of(timeout: httpx.Timeout) -> dict[str, Any]:
-    """The per-phase seconds, as httpx passes them to a transport."""
-    return timeout.as_dict()
-
-
 class LeanClient(httpx.AsyncClient):
     """`httpx.AsyncClient` with a short path for the calls the operator makes."""
 
@@ -159,6 +154,6 @@ class LeanClient(httpx.AsyncClient):
             f"{self._lean_base}{quoted_path(url)}" + (f"?{query}" if query else ""),
             headers=merged_headers(self._lean_headers, extra),
             content=content,
-            timeouts=timeouts_of(chosen),
+            timeouts=chosen.as_dict(),
             sni=str(sni) if sni else None,
         )

@@ -2,37 +2,36 @@
 
 The test control plane serves MutatingAdmissionPolicy (admissionregistration.k8s.io
 v1beta1, testkit/flags.py), as a 1.34 or 1.35 cluster with the feature gate does, and
-1.36+ does by default. `helm template` renders what a release would install there; only
-the policy and its binding are applied, as admin. What is checked: every kind the
-operator holds gets its finalizer in the create request itself, once, in the namespaces
-the release serves and nowhere else; nothing but a create is touched, so the operator's
-own removal of the finalizer on deletion stands; and an operator serving such a
-namespace writes no finalizer patch of its own, yet still deletes what it wrote.
+1.36+ does by default. `helm template` renders what a release would install there
+(bench/admission.py, shared with the benchmark); only the policy and its binding are
+applied, as admin. What is checked: every kind the operator holds gets its finalizer in
+the create request itself, once, in the namespaces the release serves and nowhere else;
+nothing but a create is touched, so the operator's own removal of the finalizer on
+deletion stands; and an operator serving such a namespace writes no finalizer patch of
+its own, yet still deletes what it wrote.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from bench import admission
 from kapacitor_emulator.process import EmulatorHandle
 from kapacitor_testkit import ControlPlane
 from kapacitor_testkit.operator_process import OperatorProcess
 from tests.e2e.admission import installed_policy
-from tests.e2e.helm import CHART, Doc, Helm, unique, values_file
+from tests.e2e.helm import unique
 from tests.e2e.kube import OUR_FINALIZER, Kube
 from tests.e2e.operator_fixtures import started
 from tests.e2e.test_kapacitortask import kapacitor_task, task_manifest
 
 API = "kapacitor.operator.dev/v1alpha1"
-KINDS = {"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"}
 SERVED_API = "admissionregistration.k8s.io/v1beta1"
 
 #: One valid object of each kind the operator holds with its finalizer.
@@ -46,19 +45,6 @@ HELD: dict[str, dict[str, Any]] = {
     "KapacitorAlertHandler": {"topic": "cpu", "kind": "log", "options": {"path": "/tmp/x"}},
     "Kapacitor": {"url": "http://kapacitor.monitoring:9092"},
 }
-
-
-def render_finalizer_policy(helm: Helm, directory: Path, namespaces: list[str]) -> list[Doc]:
-    """The chart's finalizer policy and binding for a namespaced release serving
-    `namespaces`, on a cluster serving MutatingAdmissionPolicy as this one does."""
-    values = {"rbac": {"clusterWide": False}, "watchNamespaces": namespaces}
-    out = helm.run(
-        "template", unique("fin"), str(CHART), "-f", str(values_file(directory, values)),
-        "--api-versions", f"{SERVED_API}/MutatingAdmissionPolicy",
-    ).stdout  # fmt: skip
-    docs = [d for d in yaml.safe_load_all(out) if d and d.get("kind") in KINDS]
-    assert sorted(d["kind"] for d in docs) == sorted(KINDS), "the chart renders no policy"
-    return docs
 
 
 @dataclass(frozen=True)
@@ -79,37 +65,19 @@ def finalizers(obj: dict[str, Any]) -> list[str]:
     return list(obj["metadata"].get("finalizers") or [])
 
 
-def wait_in_force(setup: Setup, timeout: float = 30.0) -> None:
-    """Until a server-side dry run in the served namespace comes back held: the policy
-    takes effect a moment after it is created."""
-    obj = {"apiVersion": API, "kind": "Kapacitor", "metadata": {"name": "probe"},
-           "spec": HELD["Kapacitor"]}  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = setup.cp.kubectl(
-            "-n", setup.served, "create", "--dry-run=server", "-o", "json", "-f", "-",
-            input=json.dumps(obj), check=False,
-        )  # fmt: skip
-        if out.returncode == 0 and OUR_FINALIZER in finalizers(json.loads(out.stdout)):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the finalizer policy is not in force after {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def policy(
     control_plane: ControlPlane,
     crds: list[str],
-    helm: Helm,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Setup]:
     setup = Setup(control_plane, unique("held"), unique("other"))
     for ns in (setup.served, setup.unserved):
         control_plane.kubectl("create", "namespace", ns)
-    docs = render_finalizer_policy(helm, tmp_path_factory.mktemp("fin"), [setup.served])
+    # The benchmark's rendering: the chart as a namespaced release serving `served`.
+    docs = admission.render([setup.served], SERVED_API)
     try:
         with installed_policy(control_plane, docs):
-            wait_in_force(setup)
+            admission.wait_in_force(control_plane, setup.served)
             yield setup
     finally:
         for ns in (setup.served, setup.unserved):
